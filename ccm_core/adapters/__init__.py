@@ -1,0 +1,1 @@
+"""Persistence adapters: database engine and repositories."""

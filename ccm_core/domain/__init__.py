@@ -1,0 +1,1 @@
+"""Domain model: complaint lifecycle rules, entities and policies."""

@@ -1,0 +1,114 @@
+"""Who may do what: roles, departments and the customer's own cases.
+
+The rules live here, not in the adapters, so the HTTP API, Slack and the chat
+actions refuse the same things for the same reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ccm_core.domain.errors import PermissionDenied
+from ccm_core.domain.lifecycle import Command, Role
+
+if TYPE_CHECKING:
+    from ccm_core.domain.model import Complaint
+
+# Use cases that are not lifecycle commands but still need a permission.
+RECORD = "record"
+VIEW = "view"
+ERASE_CUSTOMER_DATA = "erase_customer_data"
+
+_AGENT = {
+    RECORD,
+    VIEW,
+    Command.START_REVIEW,
+    Command.DECIDE_JUSTIFIED,
+    Command.DECIDE_UNJUSTIFIED,
+    Command.ADD_ACTION,
+    Command.COMPLETE_ACTION,
+    Command.INFORM_CUSTOMER,
+    Command.SEND_SURVEY,
+    Command.ANSWER_SATISFIED,
+    Command.ANSWER_DISSATISFIED,
+    Command.START_FOLLOW_UP,
+    Command.WITHDRAW,
+    Command.ADD_CUSTOMER_MESSAGE,
+}
+_LEAD = _AGENT | {Command.CLOSE, Command.REASSIGN, Command.EXPIRE_SURVEY}
+_ADMIN = _LEAD | {ERASE_CUSTOMER_DATA}
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.AGENT: frozenset(_AGENT),
+    Role.LEAD: frozenset(_LEAD),
+    Role.ADMIN: frozenset(_ADMIN),
+}
+CUSTOMER_PERMISSIONS = frozenset(
+    {
+        RECORD,
+        VIEW,
+        Command.ADD_CUSTOMER_MESSAGE,
+        Command.WITHDRAW,
+        Command.ANSWER_SATISFIED,
+        Command.ANSWER_DISSATISFIED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever asks for a change: a staff member, a customer in a conversation, or the system."""
+
+    kind: Literal["staff", "customer", "system"]
+    label: str
+    role: Role | None = None
+    staff_id: int | None = None
+    department_id: int | None = None
+    channel: str | None = None
+    external_id: str | None = None
+
+    @classmethod
+    def staff(cls, *, email: str, role: Role | str, staff_id: int | None, department_id: int | None) -> Actor:
+        return cls("staff", f"staff:{email}", Role(role), staff_id, department_id)
+
+    @classmethod
+    def service_token(cls, *, name: str, role: Role | str) -> Actor:
+        """A token not tied to a person (an admin integration, say)."""
+        return cls("staff", f"token:{name}", Role(role))
+
+    @classmethod
+    def customer(cls, *, channel: str, external_id: str) -> Actor:
+        # The audit names the channel only: the identity itself is personal data.
+        return cls("customer", f"customer:{channel}", channel=channel, external_id=external_id)
+
+    @classmethod
+    def system(cls, name: str = "ccm") -> Actor:
+        return cls("system", f"system:{name}")
+
+    @property
+    def department_wide(self) -> bool:
+        return self.kind == "system" or self.role == Role.ADMIN
+
+
+def ensure_allowed(actor: Actor, use_case: str, complaint: Complaint | None = None) -> None:
+    """Raise ``PermissionDenied`` unless ``actor`` may run ``use_case`` (on ``complaint``)."""
+    if actor.kind == "system":
+        return
+    if actor.kind == "customer":
+        if use_case not in CUSTOMER_PERMISSIONS:
+            raise PermissionDenied(why="role", role="customer", command=str(use_case))
+        if complaint is not None and not complaint.belongs_to(actor.channel, actor.external_id):
+            raise PermissionDenied(why="not_customers_case", reference=complaint.reference)
+        return
+    assert actor.role is not None
+    if use_case not in ROLE_PERMISSIONS[actor.role]:
+        raise PermissionDenied(why="role", role=str(actor.role), command=str(use_case))
+    if (
+        complaint is not None
+        and use_case != RECORD
+        and not actor.department_wide
+        and complaint.department_id != actor.department_id
+    ):
+        raise PermissionDenied(
+            why="other_department", reference=complaint.reference, department=complaint.department.code
+        )

@@ -1,0 +1,1 @@
+"""Entry points into the core: HTTP API and the ``ccm`` command line."""

@@ -1,0 +1,118 @@
+"""Loading the organisation file (departments, staff, routing, SLA) into the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ccm_core.domain import validation
+from ccm_core.domain.errors import ValidationFailed
+from ccm_core.domain.lifecycle import Priority, Role
+from ccm_core.domain.model import AuditEvent, Category, Department, SlaRule, Staff
+from ccm_core.domain.sla import ANY_PRIORITY, SlaStep
+from ccm_core.i18n import LANGUAGES
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    departments: int
+    staff: int
+    categories: int
+    sla_rules: int
+
+
+def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
+    """Insert or update everything in the file; rows missing from it are left alone."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    with uow:
+        repo = uow.repo
+        departments: dict[str, Department] = {d.code: d for d in repo.departments()}
+        for entry in data.get("departments", []):
+            code = _code(entry, "department")
+            department = departments.get(code) or Department(code=code)
+            department.names = _per_language(entry.get("names"), code)
+            department.slack_channel = entry.get("slack_channel")
+            department.active = bool(entry.get("active", True))
+            uow.session.add(department)
+            departments[code] = department
+
+        staff_count = 0
+        for entry in data.get("staff", []):
+            email = validation.email(entry.get("email"))
+            if email is None:
+                raise ValidationFailed(field="staff.email", problem="required")
+            staff = repo.staff_by_email(email) or Staff(email=email)
+            staff.name = entry.get("name") or email
+            staff.role = validation.choice("staff.role", entry.get("role", "agent"), Role)
+            staff.department = _department(departments, entry.get("department"))
+            staff.slack_user_id = entry.get("slack_user_id")
+            staff.locale = entry.get("locale", "en")
+            staff.active = bool(entry.get("active", True))
+            if staff.role != Role.ADMIN and staff.department is None:
+                raise ValidationFailed(field=f"staff {email}: department", problem="required")
+            uow.session.add(staff)
+            staff_count += 1
+
+        category_count = 0
+        for entry in data.get("categories", []):
+            code = _code(entry, "category")
+            category = repo.category(code) or Category(code=code)
+            category.labels = _per_language(entry.get("labels"), code)
+            department = _department(departments, entry.get("department"))
+            if department is None:
+                raise ValidationFailed(field=f"category {code}: department", problem="required")
+            category.department = department
+            category.needs_reference = entry.get("needs_reference")
+            category.active = bool(entry.get("active", True))
+            uow.session.add(category)
+            category_count += 1
+
+        rules = {(rule.priority, rule.step): rule for rule in uow.session.query(SlaRule)}
+        rule_count = 0
+        for priority, steps in (data.get("sla") or {}).items():
+            if priority != ANY_PRIORITY:
+                validation.choice("sla priority", priority, Priority)
+            for step, hours in (steps or {}).items():
+                step = validation.choice("sla step", step, SlaStep)
+                rule = rules.get((priority, step)) or SlaRule(priority=priority, step=step)
+                rule.hours = float(hours)
+                uow.session.add(rule)
+                rule_count += 1
+
+        report = SeedReport(len(data.get("departments", [])), staff_count, category_count, rule_count)
+        uow.session.add(
+            AuditEvent(
+                actor="system:seed",
+                action="seed_organisation",
+                at=uow.now(),
+                details={"file": path.name, **report.__dict__},
+            )
+        )
+        uow.commit()
+        return report
+
+
+def _code(entry: dict[str, Any], kind: str) -> str:
+    code = str(entry.get("code") or "").strip().lower()
+    if not code:
+        raise ValidationFailed(field=f"{kind}.code", problem="required")
+    return code
+
+
+def _per_language(texts: dict[str, str] | None, fallback: str) -> dict[str, str]:
+    texts = texts or {}
+    return {language: texts.get(language) or texts.get("en") or fallback for language in LANGUAGES}
+
+
+def _department(departments: dict[str, Department], code: str | None) -> Department | None:
+    if not code:
+        return None
+    if code not in departments:
+        raise ValidationFailed(
+            field="department", problem="unknown_choice", value=code, choices=", ".join(sorted(departments))
+        )
+    return departments[code]

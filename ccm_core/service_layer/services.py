@@ -1,0 +1,496 @@
+"""The use cases of the complaint process, one function each, each one transaction.
+
+Adapters (HTTP API, CLI, chat actions, Slack, the worker) call these and nothing
+below them. Every function takes the unit of work and the ``Actor`` asking, checks
+the actor's permission, applies the change through the ``Complaint`` aggregate and
+commits the change, its audit event and its outbox messages together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from ccm_core.domain import policy, validation
+from ccm_core.domain.errors import ConcurrentUpdate, NotFound, PreconditionFailed, ValidationFailed
+from ccm_core.domain.lifecycle import (
+    CHAT_CHANNELS,
+    ActionKind,
+    Channel,
+    Command,
+    Decision,
+    Language,
+    Priority,
+    Role,
+)
+from ccm_core.domain.model import (
+    ERASED,
+    ApiToken,
+    AuditEvent,
+    Complaint,
+    Customer,
+    CustomerIdentity,
+    Staff,
+)
+from ccm_core.domain.policy import Actor
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+from ccm_core.service_layer.views import CaseView, case_view, load_for
+
+MAX_NAME_LENGTH = 200
+MAX_REFERENCE_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    """What the case needs to reach the customer; every field is optional."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    channel_identity: str | None = None  # Telegram chat id, WhatsApp number, web session id
+
+
+# --- intake ---
+
+
+def record_complaint(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    channel: str,
+    language: str,
+    category: str,
+    description: str,
+    customer: CustomerDetails = CustomerDetails(),
+    priority: str = Priority.NORMAL,
+    idempotency_key: str | None = None,
+    external_reference: str | None = None,
+) -> CaseView:
+    """02/04: create the complaint record; the same idempotency key returns the same complaint."""
+    channel = validation.choice("channel", channel, Channel)
+    language = validation.choice("language", language, Language)
+    priority = validation.choice("priority", priority, Priority)
+    description = validation.text("description", description, max_length=uow.settings.max_text_length)
+    external_reference = validation.text(
+        "external_reference", external_reference, max_length=MAX_REFERENCE_LENGTH, required=False
+    )
+    idempotency_key = validation.text("idempotency_key", idempotency_key, max_length=200, required=False)
+    name = validation.text("name", customer.name, max_length=MAX_NAME_LENGTH, required=False)
+    email, phone = validation.email(customer.email), validation.phone(customer.phone)
+    identity = actor.external_id if actor.kind == "customer" else customer.channel_identity
+    identity = validation.text("channel_identity", identity, max_length=128, required=False)
+    policy.ensure_allowed(actor, policy.RECORD)
+
+    try:
+        with uow:
+            if idempotency_key and (existing := uow.repo.by_idempotency_key(idempotency_key)):
+                return case_view(existing, uow.now())
+            category_row = uow.repo.category(str(category).strip().lower())
+            if category_row is None or not category_row.active:
+                choices = ", ".join(c.code for c in uow.repo.categories())
+                raise ValidationFailed(
+                    field="category", problem="unknown_choice", value=category, choices=choices
+                )
+            now = uow.now()
+            owner = _customer_for(uow, now, channel, identity, name, email, phone)
+            number = uow.repo.next_reference_number(now.year)
+            complaint = Complaint.record(
+                actor=actor,
+                now=now,
+                reference=f"CMP-{now.year}-{number:06d}",
+                channel=channel,
+                language=language,
+                category=category_row,
+                description=description,
+                customer=owner,
+                priority=priority,
+                sla=uow.repo.sla_policy(),
+                idempotency_key=idempotency_key,
+                external_reference=external_reference,
+            )
+            uow.repo.add(complaint)
+            uow.commit()
+            return case_view(complaint, now)
+    except IntegrityError:
+        # Two deliveries of the same intake raced; the first one's complaint is the answer.
+        if not idempotency_key:
+            raise
+        with uow:
+            existing = uow.repo.by_idempotency_key(idempotency_key)
+            if existing is None:
+                raise
+            return case_view(existing, uow.now())
+
+
+def _customer_for(
+    uow: UnitOfWork,
+    now: dt.datetime,
+    channel: str,
+    identity: str | None,
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+) -> Customer:
+    """The customer known by this chat identity (details refreshed), or a new one."""
+    customer = uow.repo.customer_by_identity(channel, identity) if identity else None
+    if customer is None:
+        customer = Customer(name=name, email=email, phone=phone, created_at=now)
+        if identity:
+            customer.identities.append(CustomerIdentity(channel=channel, external_id=identity))
+        uow.session.add(customer)
+        return customer
+    customer.name = name or customer.name
+    customer.email = email or customer.email
+    customer.phone = phone or customer.phone
+    return customer
+
+
+# --- the department's side ---
+
+
+def _change(
+    uow: UnitOfWork,
+    actor: Actor,
+    reference: str,
+    use_case: str,
+    change: Callable[[Complaint, dt.datetime], object],
+) -> CaseView:
+    """Load, check permission, apply ``change``, commit: the shape of every lifecycle use case."""
+    with uow:
+        complaint = load_for(uow, actor, reference, use_case)
+        now = uow.now()
+        change(complaint, now)
+        uow.commit()
+        return case_view(complaint, now)
+
+
+def start_review(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """03: the responsible department starts reviewing; the 05 interim notice is queued."""
+    return _change(uow, actor, reference, Command.START_REVIEW, lambda c, now: c.start_review(actor, now))
+
+
+def decide_complaint(
+    uow: UnitOfWork,
+    actor: Actor,
+    reference: str,
+    *,
+    justified: bool,
+    reason: str,
+    customer_explanation: str | None = None,
+) -> CaseView:
+    """06: the final decision. Of two simultaneous decisions exactly one is recorded."""
+    decision = Decision.JUSTIFIED if justified else Decision.UNJUSTIFIED
+    command = Command.DECIDE_JUSTIFIED if justified else Command.DECIDE_UNJUSTIFIED
+    max_length = uow.settings.max_text_length
+    reason = validation.text("reason", reason, max_length=max_length) or ""
+    customer_explanation = validation.text(
+        "customer_explanation", customer_explanation, max_length=max_length, required=not justified
+    )
+    try:
+        return _change(
+            uow,
+            actor,
+            reference,
+            command,
+            lambda c, now: c.decide(
+                actor,
+                now,
+                decision=decision,
+                reason=reason,
+                customer_explanation=customer_explanation,
+                sla=uow.repo.sla_policy(),
+            ),
+        )
+    except ConcurrentUpdate as conflict:
+        with uow:
+            complaint = uow.repo.get(reference)
+            if complaint is not None and complaint.decision is not None:
+                raise complaint.already_decided_error() from conflict
+        raise
+
+
+def add_action(
+    uow: UnitOfWork,
+    actor: Actor,
+    reference: str,
+    *,
+    kind: str,
+    description: str,
+    owner_email: str | None = None,
+    due_date: dt.date | None = None,
+) -> CaseView:
+    """07: a corrective or preventive action with its owner and due date."""
+    action_kind = validation.choice("kind", kind, ActionKind)
+    description = validation.text("description", description, max_length=uow.settings.max_text_length) or ""
+
+    def change(complaint: Complaint, now: dt.datetime) -> None:
+        owner = _staff(uow, owner_email) if owner_email else None
+        complaint.add_action(
+            actor, now, kind=action_kind, description=description, owner=owner, due_date=due_date
+        )
+
+    return _change(uow, actor, reference, Command.ADD_ACTION, change)
+
+
+def complete_action(
+    uow: UnitOfWork, actor: Actor, reference: str, *, action_id: int, outcome: str
+) -> CaseView:
+    """07: an action is done, with its outcome."""
+    outcome = validation.text("outcome", outcome, max_length=uow.settings.max_text_length) or ""
+    return _change(
+        uow,
+        actor,
+        reference,
+        Command.COMPLETE_ACTION,
+        lambda c, now: c.complete_action(actor, now, action_id=action_id, outcome=outcome),
+    )
+
+
+def inform_customer(uow: UnitOfWork, actor: Actor, reference: str, *, summary: str) -> CaseView:
+    """08: tell the customer what was done (queued in the customer's language)."""
+    summary = validation.text("summary", summary, max_length=uow.settings.max_text_length) or ""
+    return _change(
+        uow,
+        actor,
+        reference,
+        Command.INFORM_CUSTOMER,
+        lambda c, now: c.inform_customer(actor, now, summary=summary, sla=uow.repo.sla_policy()),
+    )
+
+
+def send_survey(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """09: queue the satisfaction survey."""
+    return _change(uow, actor, reference, Command.SEND_SURVEY, lambda c, now: c.send_survey(actor, now))
+
+
+def record_survey_answer(
+    uow: UnitOfWork, actor: Actor, reference: str, *, score: int, comment: str | None = None
+) -> CaseView:
+    """10: satisfied closes the case; not satisfied opens a follow-up round (11)."""
+    comment = validation.text("comment", comment, max_length=uow.settings.max_text_length, required=False)
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValidationFailed(field="score", problem="out_of_range", min=1, max=5)
+    satisfied = score >= uow.settings.survey_satisfied_from
+    command = Command.ANSWER_SATISFIED if satisfied else Command.ANSWER_DISSATISFIED
+    return _change(
+        uow,
+        actor,
+        reference,
+        command,
+        lambda c, now: c.record_survey_answer(
+            actor,
+            now,
+            score=score,
+            comment=comment,
+            satisfied_from=uow.settings.survey_satisfied_from,
+            sla=uow.repo.sla_policy(),
+        ),
+    )
+
+
+def expire_survey(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """An unanswered survey closes the case as "no response"."""
+    return _change(uow, actor, reference, Command.EXPIRE_SURVEY, lambda c, now: c.expire_survey(actor, now))
+
+
+def start_follow_up(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """11: reopen the case to its department for a new action or proposal."""
+    return _change(
+        uow,
+        actor,
+        reference,
+        Command.START_FOLLOW_UP,
+        lambda c, now: c.start_follow_up(actor, now, sla=uow.repo.sla_policy()),
+    )
+
+
+def close_complaint(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    return _change(uow, actor, reference, Command.CLOSE, lambda c, now: c.close(actor, now))
+
+
+def withdraw_complaint(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    return _change(uow, actor, reference, Command.WITHDRAW, lambda c, now: c.withdraw(actor, now))
+
+
+def add_customer_message(
+    uow: UnitOfWork, actor: Actor, reference: str, *, body: str, channel: str | None = None
+) -> CaseView:
+    """Information added to an open case, by the customer or by staff who took it by phone."""
+    body = validation.text("body", body, max_length=uow.settings.max_text_length) or ""
+    author = "customer" if actor.kind == "customer" else "staff"
+
+    def change(complaint: Complaint, now: dt.datetime) -> None:
+        complaint.add_customer_message(
+            actor, now, body=body, author=author, channel=channel or actor.channel or complaint.channel
+        )
+
+    return _change(uow, actor, reference, Command.ADD_CUSTOMER_MESSAGE, change)
+
+
+def reassign_complaint(uow: UnitOfWork, actor: Actor, reference: str, *, department: str) -> CaseView:
+    """Hand the case to another department (a wrong routing, say)."""
+
+    def change(complaint: Complaint, now: dt.datetime) -> None:
+        target = uow.repo.department(department.strip().lower())
+        if target is None or not target.active:
+            choices = ", ".join(d.code for d in uow.repo.departments() if d.active)
+            raise ValidationFailed(
+                field="department", problem="unknown_choice", value=department, choices=choices
+            )
+        complaint.reassign(actor, now, department=target)
+
+    return _change(uow, actor, reference, Command.REASSIGN, change)
+
+
+def _staff(uow: UnitOfWork, email: str) -> Staff:
+    staff = uow.repo.staff_by_email(email.strip())
+    if staff is None or not staff.active:
+        raise NotFound(kind="staff", key=email)
+    return staff
+
+
+# --- personal data ---
+
+
+def erase_customer_data(uow: UnitOfWork, actor: Actor, reference: str) -> int:
+    """KVKK/GDPR erasure: anonymise the customer of ``reference`` across all their complaints.
+
+    Dates, channels, categories, decisions and scores stay, so the statistics do
+    too. Messages still waiting in the outbox are cancelled. Returns the number of
+    complaints anonymised.
+    """
+    with uow:
+        complaint = load_for(uow, actor, reference, policy.ERASE_CUSTOMER_DATA)
+        customer = complaint.customer
+        if customer.erased_at is not None:
+            raise PreconditionFailed(
+                "customer_erased", erased_at=customer.erased_at.isoformat(timespec="minutes")
+            )
+        now = uow.now()
+        complaints = uow.repo.complaints_of(customer)
+        for case in complaints:
+            case.erase_personal_data(actor, now)
+            for message in uow.repo.outbox_for(case):
+                message.body = ERASED
+                message.recipient = None
+                if message.status == "pending":
+                    message.status = "cancelled"
+                    message.last_error = "customer data erased"
+        customer.erase(now)
+        uow.commit()
+        return len(complaints)
+
+
+# --- outbox delivery contract ---
+
+
+def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> None:
+    """A channel delivered the message; an acknowledgement meets the acknowledge deadline."""
+    with uow:
+        message = uow.repo.outbox_message(message_id)
+        if message is None:
+            raise NotFound(kind="outbox message", key=str(message_id))
+        if message.status == "delivered":
+            return
+        now = uow.now()
+        message.status = "delivered"
+        message.delivered_at = now
+        message.attempts += 1
+        if message.kind == "acknowledgement":
+            complaint = uow.repo.get(message.complaint.reference)
+            assert complaint is not None
+            complaint.mark_acknowledged(actor, now)
+        uow.commit()
+
+
+def mark_outbox_failed(uow: UnitOfWork, message_id: int, *, error: str, retry_at: dt.datetime | None) -> None:
+    """Delivery failed: try again at ``retry_at``, or give up (``None``) with the reason kept."""
+    with uow:
+        message = uow.repo.outbox_message(message_id)
+        if message is None:
+            raise NotFound(kind="outbox message", key=str(message_id))
+        message.attempts += 1
+        message.last_error = error[:2000]
+        if retry_at is None:
+            message.status = "failed"
+        else:
+            message.available_at = retry_at
+        uow.commit()
+
+
+# --- API tokens ---
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_api_token(
+    uow: UnitOfWork, *, role: str, staff_email: str | None = None, name: str | None = None
+) -> str:
+    """A new bearer token; only its hash is stored, so this is the one time it is shown."""
+    token_role = validation.choice("role", role, Role)
+    with uow:
+        staff = _staff(uow, staff_email) if staff_email else None
+        if staff is None and token_role != Role.ADMIN:
+            raise ValidationFailed(field="staff", problem="needs_staff", role=str(token_role))
+        token = "ccm_" + secrets.token_urlsafe(32)
+        now = uow.now()
+        label = name or (staff.email if staff else f"{token_role}-token")
+        uow.session.add(
+            ApiToken(token_hash=hash_token(token), name=label, role=token_role, staff=staff, created_at=now)
+        )
+        uow.session.add(
+            AuditEvent(
+                actor="system:cli",
+                action="create_api_token",
+                at=now,
+                details={"role": str(token_role), "staff": staff.email if staff else None, "name": label},
+            )
+        )
+        uow.commit()
+        return token
+
+
+def authenticate(uow: UnitOfWork, token: str) -> Actor | None:
+    """The actor a bearer token stands for, or None for an unknown or revoked token."""
+    with uow:
+        row = uow.repo.token_by_hash(hash_token(token))
+        if row is None:
+            return None
+        if row.staff is not None:
+            if not row.staff.active:
+                return None
+            return Actor.staff(
+                email=row.staff.email,
+                role=row.role,
+                staff_id=row.staff.id,
+                department_id=row.staff.department_id,
+            )
+        return Actor.service_token(name=row.name, role=row.role)
+
+
+def staff_actor(uow: UnitOfWork, *, email: str | None = None, slack_user_id: str | None = None) -> Actor:
+    """The actor for a known staff member, found by e-mail or Slack user id."""
+    with uow:
+        staff = uow.repo.staff_by_slack_id(slack_user_id) if slack_user_id else None
+        if staff is None and email:
+            staff = uow.repo.staff_by_email(email)
+        if staff is None or not staff.active:
+            raise NotFound(kind="staff", key=slack_user_id or email or "-")
+        return staff.as_actor()
+
+
+def customer_actor(channel: str, external_id: str) -> Actor:
+    """The actor for a customer writing from a chat channel."""
+    chat_channel = validation.choice("channel", channel, Channel)
+    if chat_channel not in CHAT_CHANNELS:
+        raise ValidationFailed(
+            field="channel", problem="unknown_choice", value=channel, choices=", ".join(sorted(CHAT_CHANNELS))
+        )
+    return Actor.customer(channel=chat_channel, external_id=external_id)

@@ -1,0 +1,284 @@
+"""Read models: what adapters show of a case, built inside the transaction that loaded it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from ccm_core.adapters.repository import ComplaintFilter
+from ccm_core.domain import policy
+from ccm_core.domain.errors import NotFound
+from ccm_core.domain.model import Complaint
+from ccm_core.domain.policy import Actor
+from ccm_core.domain.sla import STEP_COLUMNS, SlaStep
+from ccm_core.i18n import translate
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ActionView:
+    id: int
+    kind: str
+    description: str
+    owner: str | None
+    due_date: dt.date | None
+    done_at: dt.datetime | None
+    outcome: str | None
+    follow_up_round: int
+
+
+@dataclass(frozen=True)
+class SlaStepView:
+    step: str
+    due_at: dt.datetime | None
+    met_at: dt.datetime | None
+    breached: bool
+
+
+@dataclass(frozen=True)
+class CaseView:
+    reference: str
+    status: str
+    status_label: str
+    channel: str
+    language: str
+    category: str
+    department: str
+    priority: str
+    description: str
+    external_reference: str | None
+    customer: dict[str, Any]
+    decision: str | None
+    decision_reason: str | None
+    customer_explanation: str | None
+    decided_by: str | None
+    close_reason: str | None
+    follow_up_round: int
+    needs_human: bool
+    timestamps: dict[str, dt.datetime | None]
+    sla: list[SlaStepView]
+    actions: list[ActionView]
+    survey_scores: list[int]
+    allowed: list[str]
+    version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    reference: str
+    status: str
+    channel: str
+    language: str
+    category: str
+    department: str
+    priority: str
+    received_at: dt.datetime
+    overdue: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # audit, customer_message, outbox
+    what: str
+    actor: str | None = None
+    status_before: str | None = None
+    status_after: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SlaAlert:
+    reference: str
+    department: str
+    step: str
+    due_at: dt.datetime
+    breached: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_TIMESTAMPS = (
+    "received_at",
+    "acknowledged_at",
+    "review_started_at",
+    "decided_at",
+    "informed_at",
+    "survey_sent_at",
+    "survey_answered_at",
+    "follow_up_started_at",
+    "closed_at",
+    "updated_at",
+)
+
+
+def case_view(complaint: Complaint, now: dt.datetime, language: str = "en") -> CaseView:
+    customer = complaint.customer
+    return CaseView(
+        reference=complaint.reference,
+        status=complaint.status,
+        status_label=translate(language, f"status.{complaint.status}"),
+        channel=complaint.channel,
+        language=complaint.language,
+        category=complaint.category.code,
+        department=complaint.department.code,
+        priority=complaint.priority,
+        description=complaint.description,
+        external_reference=complaint.external_reference,
+        customer={
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "erased": customer.erased_at is not None,
+        },
+        decision=complaint.decision,
+        decision_reason=complaint.decision_reason,
+        customer_explanation=complaint.customer_explanation,
+        decided_by=complaint.decided_by,
+        close_reason=complaint.close_reason,
+        follow_up_round=complaint.follow_up_round,
+        needs_human=complaint.needs_human,
+        timestamps={name: getattr(complaint, name) for name in _TIMESTAMPS},
+        sla=[_sla_step(complaint, step, now) for step in SlaStep],
+        actions=[
+            ActionView(
+                id=action.id,
+                kind=action.kind,
+                description=action.description,
+                owner=action.owner.email if action.owner else None,
+                due_date=action.due_date,
+                done_at=action.done_at,
+                outcome=action.outcome,
+                follow_up_round=action.follow_up_round,
+            )
+            for action in complaint.actions
+        ],
+        survey_scores=[response.score for response in complaint.survey_responses],
+        allowed=[str(command) for command in complaint.allowed()],
+        version=complaint.version,
+    )
+
+
+def _sla_step(complaint: Complaint, step: SlaStep, now: dt.datetime) -> SlaStepView:
+    due_name, met_name = STEP_COLUMNS[step]
+    due, met = getattr(complaint, due_name), getattr(complaint, met_name)
+    breached = due is not None and ((met is None and due < now) or (met is not None and met > due))
+    return SlaStepView(step=str(step), due_at=due, met_at=met, breached=breached)
+
+
+def summary(complaint: Complaint, now: dt.datetime) -> CaseSummary:
+    return CaseSummary(
+        reference=complaint.reference,
+        status=complaint.status,
+        channel=complaint.channel,
+        language=complaint.language,
+        category=complaint.category.code,
+        department=complaint.department.code,
+        priority=complaint.priority,
+        received_at=complaint.received_at,
+        overdue=is_overdue(complaint, now),
+    )
+
+
+def is_overdue(complaint: Complaint, now: dt.datetime) -> bool:
+    """An open case with a step whose deadline has passed before it was done."""
+    if complaint.status == "closed":
+        return False
+    for due_name, met_name in STEP_COLUMNS.values():
+        due = getattr(complaint, due_name)
+        if due is not None and getattr(complaint, met_name) is None and due < now:
+            return True
+    return False
+
+
+def load_for(uow: UnitOfWork, actor: Actor, reference: str, use_case: str) -> Complaint:
+    """The case named ``reference``, if it exists and ``actor`` may run ``use_case`` on it."""
+    complaint = uow.repo.get(reference)
+    if complaint is None:
+        raise NotFound(kind="complaint", key=reference)
+    policy.ensure_allowed(actor, use_case, complaint)
+    return complaint
+
+
+def get_complaint(uow: UnitOfWork, actor: Actor, reference: str, language: str = "en") -> CaseView:
+    with uow:
+        return case_view(load_for(uow, actor, reference, policy.VIEW), uow.now(), language)
+
+
+def list_complaints(
+    uow: UnitOfWork, actor: Actor, criteria: ComplaintFilter
+) -> tuple[list[CaseSummary], int]:
+    """Cases matching ``criteria`` that ``actor`` may see: own department, or own conversation."""
+    policy.ensure_allowed(actor, policy.VIEW)
+    restricted = criteria
+    if actor.kind == "customer":
+        restricted = replace(criteria, customer_channel=actor.channel, customer_external_id=actor.external_id)
+    elif not actor.department_wide:
+        restricted = replace(criteria, department_id=actor.department_id if actor.department_id else -1)
+    with uow:
+        rows, total = uow.repo.list(restricted)
+        now = uow.now()
+        return [summary(row, now) for row in rows], total
+
+
+def complaint_timeline(uow: UnitOfWork, actor: Actor, reference: str) -> list[TimelineEntry]:
+    """Everything that happened to a case, in order: changes, customer messages and notices."""
+    with uow:
+        complaint = load_for(uow, actor, reference, policy.VIEW)
+        entries = [
+            TimelineEntry(
+                at=event.at,
+                kind="audit",
+                what=event.action,
+                actor=event.actor,
+                status_before=event.status_before,
+                status_after=event.status_after,
+                details=dict(event.details),
+            )
+            for event in uow.repo.audit_trail(complaint)
+        ]
+        entries += [
+            TimelineEntry(at=m.created_at, kind="customer_message", what=m.body, actor=m.author)
+            for m in complaint.messages
+        ]
+        entries += [
+            TimelineEntry(
+                at=m.created_at,
+                kind="outbox",
+                what=m.kind,
+                details={"status": m.status, "channel": m.channel, "language": m.language, "text": m.body},
+            )
+            for m in uow.repo.outbox_for(complaint)
+        ]
+        return sorted(entries, key=lambda entry: entry.at)
+
+
+def sla_watchlist(uow: UnitOfWork, actor: Actor, soon_hours: float | None = None) -> list[SlaAlert]:
+    """Breached and soon-due steps of open cases the actor may see, most urgent first."""
+    policy.ensure_allowed(actor, policy.VIEW)
+    with uow:
+        now = uow.now()
+        hours = uow.settings.sla_soon_hours if soon_hours is None else soon_hours
+        department_id = None if actor.department_wide else (actor.department_id or -1)
+        rows = uow.repo.sla_watch(now, now + dt.timedelta(hours=hours), department_id)
+        return [
+            SlaAlert(
+                reference=complaint.reference,
+                department=complaint.department.code,
+                step=str(step),
+                due_at=due_at,
+                breached=due_at < now,
+            )
+            for complaint, step, due_at in rows
+        ]

@@ -1,0 +1,128 @@
+"""Shared fixtures: every repository and service test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is the server named by ``CCM_TEST_POSTGRES_URL`` (default: the local
+server's ``test`` database). Each test run creates its own database there and
+drops it afterwards, so parallel runs do not meet. When the server is not
+reachable the PostgreSQL tests fail with that reason; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import Engine
+
+from ccm_core.adapters.db import create_db_engine, normalise_url, session_factory
+from ccm_core.adapters.migrations import upgrade
+from ccm_core.domain.model import Base
+from ccm_core.service_layer.organisation import seed_organisation
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+from ccm_core.settings import DEMO_ORGANISATION, Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CCM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+START = dt.datetime(2026, 10, 5, 9, 0, tzinfo=dt.UTC)  # a Monday morning
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run."""
+    admin_url = normalise_url(POSTGRES_ADMIN_URL)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"ccm_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL at {make_url(admin_url).render_as_string(hide_password=True)} is not reachable "
+            f"({type(exc).__name__}); start it or set CCM_TEST_POSTGRES_URL.",
+            pytrace=False,
+        )
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies, so migrations run once per session."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "ccm.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    _truncate_all(url)
+    return url
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(normalise_url(url))
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database_url)
+
+
+@pytest.fixture
+def make_uow(engine: Engine, settings: Settings, clock: Clock) -> Callable[[], UnitOfWork]:
+    factory = session_factory(engine)
+    return lambda: UnitOfWork(factory, settings=settings, clock=clock)
+
+
+@pytest.fixture
+def uow(make_uow: Callable[[], UnitOfWork]) -> UnitOfWork:
+    """A unit of work on a database seeded with the demo organisation."""
+    unit = make_uow()
+    seed_organisation(unit, DEMO_ORGANISATION)
+    return unit
