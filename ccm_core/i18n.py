@@ -43,7 +43,7 @@ def normalise_language(language: str | None) -> str:
     return code if code in LANGUAGES else FALLBACK
 
 
-def translate(language: str, key: str, **params: Any) -> str:
+def translate(language: str, key: str, /, **params: Any) -> str:
     """The text for ``key`` in ``language`` with ``params`` filled in."""
     language = normalise_language(language)
     template = catalogue(language).get(key) or catalogue(FALLBACK)[key]

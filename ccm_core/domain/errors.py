@@ -16,12 +16,33 @@ class CCMError(Exception):
 
     def __init__(self, **params: Any) -> None:
         self.params = params
-        super().__init__(self.english())
+        super().__init__(self.message("en"))
 
-    def english(self) -> str:
+    @property
+    def message_key(self) -> str:
+        return f"errors.{self.code}"
+
+    def message(self, language: str) -> str:
+        """The error in ``language``, with step, command and decision names in the chart's words."""
         from ccm_core.i18n import translate
 
-        return translate("en", f"errors.{self.code}", **self.params)
+        params = dict(self.params)
+        for name, section in _TRANSLATED_PARAMS.items():
+            if params.get(name):
+                params[name] = translate(language, f"{section}.{params[name]}")
+        if isinstance(params.get("allowed"), list):
+            names = [translate(language, f"command.{command}") for command in params["allowed"]]
+            params["allowed"] = ", ".join(names) if names else "-"
+        return translate(language, self.message_key, **params)
+
+
+# Parameters whose values are codes with a text of their own in every catalogue.
+_TRANSLATED_PARAMS = {
+    "current": "status",
+    "command": "command",
+    "decision": "decision",
+    "close_reason": "close_reason",
+}
 
 
 class InvalidTransition(CCMError):
@@ -31,12 +52,7 @@ class InvalidTransition(CCMError):
     http_status = 409
 
     def __init__(self, *, reference: str, current: str, command: str, allowed: list[str]) -> None:
-        super().__init__(
-            reference=reference,
-            current=current,
-            command=command,
-            allowed=", ".join(allowed) if allowed else "-",
-        )
+        super().__init__(reference=reference, current=current, command=command, allowed=allowed)
         self.current = current
         self.allowed = allowed
 
@@ -74,10 +90,9 @@ class ValidationFailed(CCMError):
         self.problem = problem
         super().__init__(field=field, problem=problem, **params)
 
-    def english(self) -> str:
-        from ccm_core.i18n import translate
-
-        return translate("en", f"errors.validation.{self.problem}", **self.params)
+    @property
+    def message_key(self) -> str:
+        return f"errors.validation.{self.problem}"
 
 
 class PermissionDenied(CCMError):
@@ -90,7 +105,6 @@ class PermissionDenied(CCMError):
         self.why = why
         super().__init__(why=why, **params)
 
-    def english(self) -> str:
-        from ccm_core.i18n import translate
-
-        return translate("en", f"errors.permission.{self.why}", **self.params)
+    @property
+    def message_key(self) -> str:
+        return f"errors.permission.{self.why}"

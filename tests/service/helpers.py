@@ -1,0 +1,68 @@
+"""Staff actors of the demo organisation and a shortcut to walk a case forward."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ccm_core.domain.model import AuditEvent, Complaint, OutboxMessage
+from ccm_core.domain.policy import Actor
+from ccm_core.service_layer import services
+from ccm_core.service_layer.services import CustomerDetails
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+from ccm_core.service_layer.views import CaseView
+
+
+def staff(uow: UnitOfWork, email: str) -> Actor:
+    return services.staff_actor(uow, email=email)
+
+
+def record(uow: UnitOfWork, **overrides: object) -> CaseView:
+    fields: dict[str, object] = {
+        "channel": "phone",
+        "language": "tr",
+        "category": "delivery",
+        "description": "Kargom hasarlı geldi, kimse telefona cevap vermiyor.",
+        "customer": CustomerDetails(name="Ali Veli", phone="+90 532 000 00 00", email="ali@example.com"),
+    }
+    fields.update(overrides)
+    return services.record_complaint(uow, Actor.system("intake"), **fields)  # type: ignore[arg-type]
+
+
+def to_informed(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """03 → 06 justified → 07 one corrective action done → 08 informed."""
+    services.start_review(uow, actor, reference)
+    services.decide_complaint(uow, actor, reference, justified=True, reason="Damaged in transit")
+    case = services.add_action(uow, actor, reference, kind="corrective", description="Send a new item")
+    services.complete_action(uow, actor, reference, action_id=case.actions[-1].id, outcome="Delivered")
+    return services.inform_customer(uow, actor, reference, summary="A new item was delivered.")
+
+
+def audit_actions(uow: UnitOfWork, reference: str) -> list[str]:
+    with uow:
+        return list(
+            uow.session.scalars(
+                select(AuditEvent.action)
+                .join(Complaint, AuditEvent.complaint_id == Complaint.id)
+                .where(Complaint.reference == reference)
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def outbox(uow: UnitOfWork, reference: str) -> list[OutboxMessage]:
+    with uow:
+        messages = list(
+            uow.session.scalars(
+                select(OutboxMessage)
+                .join(Complaint, OutboxMessage.complaint_id == Complaint.id)
+                .where(Complaint.reference == reference)
+                .order_by(OutboxMessage.id)
+            )
+        )
+        uow.session.expunge_all()  # keep the loaded rows readable after the unit of work ends
+        return messages
+
+
+def count(uow: UnitOfWork, entity: type) -> int:
+    with uow:
+        return uow.session.scalar(select(func.count()).select_from(entity)) or 0

@@ -1,0 +1,136 @@
+"""Erasure, SLA watch, listings and who may see what, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from ccm_core.adapters.repository import ComplaintFilter
+from ccm_core.domain.errors import PermissionDenied, PreconditionFailed
+from ccm_core.domain.model import ERASED
+from ccm_core.domain.policy import Actor
+from ccm_core.service_layer import services, views
+from ccm_core.service_layer.services import CustomerDetails
+from tests.service.helpers import audit_actions, outbox, record, staff, to_informed
+
+
+def test_erasure_anonymises_every_complaint_of_the_customer_and_keeps_the_figures(uow) -> None:
+    admin, lead = staff(uow, "admin@example.com"), staff(uow, "elif.kaya@example.com")
+    customer = Actor.customer(channel="telegram", external_id="777")
+    first = services.record_complaint(
+        uow, customer, channel="telegram", language="tr", category="delivery", description="Paket kırık, Ali"
+    ).reference
+    second = services.record_complaint(
+        uow,
+        customer,
+        channel="telegram",
+        language="tr",
+        category="delivery",
+        description="Yine geç geldi",
+        customer=CustomerDetails(name="Ali Veli", email="ali@example.com"),
+    ).reference
+    to_informed(uow, lead, first)
+    services.send_survey(uow, lead, first)
+    services.record_survey_answer(uow, lead, first, score=3, comment="Ali Veli burada")
+    services.add_customer_message(uow, customer, second, body="Telefonum 0532 000 00 00")
+    other = record(uow).reference
+
+    with pytest.raises(PermissionDenied):
+        services.erase_customer_data(uow, lead, first)
+    assert services.erase_customer_data(uow, admin, first) == 2
+
+    for reference in (first, second):
+        case = views.get_complaint(uow, admin, reference)
+        assert case.description == ERASED
+        assert case.customer == {"name": None, "email": None, "phone": None, "erased": True}
+        assert case.category == "delivery" and case.timestamps["received_at"] is not None
+        assert "erase_customer_data" in audit_actions(uow, reference)
+        for message in outbox(uow, reference):
+            assert message.recipient is None and message.body == ERASED
+            assert message.status in ("cancelled", "delivered")
+        timeline = views.complaint_timeline(uow, admin, reference)
+        assert all(
+            "Ali" not in str(entry.as_dict()) and "0532" not in str(entry.as_dict()) for entry in timeline
+        )
+    first_case = views.get_complaint(uow, admin, first)
+    assert (first_case.survey_scores, first_case.status) == ([3], "follow_up")
+    assert views.get_complaint(uow, admin, other).customer["name"] == "Ali Veli"  # another customer's case
+    with pytest.raises(PreconditionFailed):
+        services.erase_customer_data(uow, admin, first)
+    # the conversation no longer identifies anyone
+    assert views.list_complaints(uow, customer, ComplaintFilter())[1] == 0
+
+
+def test_sla_watchlist_shows_breached_and_soon_due_steps(uow, clock) -> None:
+    lead = staff(uow, "elif.kaya@example.com")
+    urgent = record(uow, priority="urgent").reference
+    normal = record(uow).reference
+    clock.advance(hours=3)  # urgent: interim notice due after 4 h, acknowledge after 0.5 h
+    alerts = views.sla_watchlist(uow, lead, soon_hours=2)
+    by_case = {(a.reference, a.step): a.breached for a in alerts}
+    assert by_case[(urgent, "acknowledge")] is True
+    assert by_case[(urgent, "interim_notice")] is False  # due within the next two hours
+    assert by_case[(normal, "acknowledge")] is True
+    assert (normal, "interim_notice") not in by_case
+    services.start_review(uow, lead, urgent)
+    assert (urgent, "interim_notice") not in {
+        (a.reference, a.step) for a in views.sla_watchlist(uow, lead, 2)
+    }
+    overdue, total = views.list_complaints(uow, lead, ComplaintFilter(overdue_at=clock.now))
+    assert total == 2 and all(case.overdue for case in overdue)
+
+
+def test_staff_see_their_own_department_only(uow) -> None:
+    record(uow, category="delivery")
+    billing = record(uow, category="billing").reference
+    logistics_agent = staff(uow, "lukas.schmidt@example.com")
+    cases, total = views.list_complaints(uow, logistics_agent, ComplaintFilter())
+    assert total == 1 and cases[0].department == "logistics"
+    with pytest.raises(PermissionDenied) as refused:
+        views.get_complaint(uow, logistics_agent, billing)
+    assert "finance" in str(refused.value)
+    _, everything = views.list_complaints(uow, staff(uow, "admin@example.com"), ComplaintFilter())
+    assert everything == 2
+
+
+def test_listing_filters(uow) -> None:
+    admin = staff(uow, "admin@example.com")
+    record(uow, category="delivery", channel="phone")
+    record(uow, category="billing", channel="email")
+    reviewed = record(uow, category="billing", channel="social_media").reference
+    services.start_review(uow, admin, reviewed)
+
+    def references(**criteria) -> list[str]:
+        return [c.reference for c in views.list_complaints(uow, admin, ComplaintFilter(**criteria))[0]]
+
+    assert len(references(department="finance")) == 2
+    assert references(status="in_review") == [reviewed]
+    assert len(references(channel="email")) == 1
+    assert len(references(category="delivery")) == 1
+    assert references(limit=1) == [reviewed]  # newest first
+
+
+def test_agents_may_not_close_or_erase_but_leads_may_close(uow) -> None:
+    agent, lead = staff(uow, "lukas.schmidt@example.com"), staff(uow, "elif.kaya@example.com")
+    reference = record(uow).reference
+    to_informed(uow, agent, reference)
+    with pytest.raises(PermissionDenied) as refused:
+        services.close_complaint(uow, agent, reference)
+    assert refused.value.why == "role"
+    assert services.close_complaint(uow, lead, reference).status == "closed"
+
+
+def test_a_customer_sees_only_the_cases_of_their_own_conversation(uow) -> None:
+    mine = Actor.customer(channel="whatsapp", external_id="+905320000001")
+    stranger = Actor.customer(channel="whatsapp", external_id="+905320000002")
+    reference = services.record_complaint(
+        uow, mine, channel="whatsapp", language="en", category="billing", description="Charged twice"
+    ).reference
+    assert views.get_complaint(uow, mine, reference).status == "received"
+    with pytest.raises(PermissionDenied):
+        views.get_complaint(uow, stranger, reference)
+    with pytest.raises(PermissionDenied):
+        services.withdraw_complaint(uow, stranger, reference)
+    with pytest.raises(PermissionDenied):
+        services.start_review(uow, mine, reference)
+    assert views.list_complaints(uow, stranger, ComplaintFilter())[1] == 0
+    assert services.withdraw_complaint(uow, mine, reference).close_reason == "withdrawn"
