@@ -42,6 +42,7 @@ _TRANSLATED_PARAMS = {
     "command": "command",
     "decision": "decision",
     "close_reason": "close_reason",
+    "kind": "entity",
 }
 
 

@@ -24,8 +24,21 @@ def choice(field: str, value: object, options: type[E]) -> E:
         ) from None
 
 
+def storable(value: str) -> bool:
+    """False for text no database column can hold: NUL characters or broken Unicode (lone surrogates)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text(field: str, value: str | None, *, max_length: int, required: bool = True) -> str | None:
-    """Trimmed text; refuses missing required text and text over ``max_length`` characters."""
+    """Trimmed text; refuses missing required text, text over ``max_length`` and unstorable characters."""
+    if value and not storable(value):
+        raise ValidationFailed(field=field, problem="invalid_characters")
     cleaned = value.strip() if value else ""
     if not cleaned:
         if required:

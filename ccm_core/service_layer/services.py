@@ -55,6 +55,14 @@ class CustomerDetails:
     channel_identity: str | None = None  # Telegram chat id, WhatsApp number, web session id
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """The recorded complaint; ``created`` is False when an earlier intake with the same key is returned."""
+
+    case: CaseView
+    created: bool
+
+
 # --- intake ---
 
 
@@ -70,7 +78,7 @@ def record_complaint(
     priority: str = Priority.NORMAL,
     idempotency_key: str | None = None,
     external_reference: str | None = None,
-) -> CaseView:
+) -> Recorded:
     """02/04: create the complaint record; the same idempotency key returns the same complaint."""
     channel = validation.choice("channel", channel, Channel)
     language = validation.choice("language", language, Language)
@@ -89,7 +97,7 @@ def record_complaint(
     try:
         with uow:
             if idempotency_key and (existing := uow.repo.by_idempotency_key(idempotency_key)):
-                return case_view(existing, uow.now())
+                return Recorded(case_view(existing, uow.now()), created=False)
             category_row = uow.repo.category(str(category).strip().lower())
             if category_row is None or not category_row.active:
                 choices = ", ".join(c.code for c in uow.repo.categories())
@@ -115,7 +123,7 @@ def record_complaint(
             )
             uow.repo.add(complaint)
             uow.commit()
-            return case_view(complaint, now)
+            return Recorded(case_view(complaint, now), created=True)
     except IntegrityError:
         # Two deliveries of the same intake raced; the first one's complaint is the answer.
         if not idempotency_key:
@@ -124,7 +132,7 @@ def record_complaint(
             existing = uow.repo.by_idempotency_key(idempotency_key)
             if existing is None:
                 raise
-            return case_view(existing, uow.now())
+            return Recorded(case_view(existing, uow.now()), created=False)
 
 
 def _customer_for(
@@ -394,7 +402,7 @@ def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> Non
     with uow:
         message = uow.repo.outbox_message(message_id)
         if message is None:
-            raise NotFound(kind="outbox message", key=str(message_id))
+            raise NotFound(kind="outbox_message", key=str(message_id))
         if message.status == "delivered":
             return
         now = uow.now()
@@ -413,7 +421,7 @@ def mark_outbox_failed(uow: UnitOfWork, message_id: int, *, error: str, retry_at
     with uow:
         message = uow.repo.outbox_message(message_id)
         if message is None:
-            raise NotFound(kind="outbox message", key=str(message_id))
+            raise NotFound(kind="outbox_message", key=str(message_id))
         message.attempts += 1
         message.last_error = error[:2000]
         if retry_at is None:

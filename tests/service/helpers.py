@@ -25,7 +25,7 @@ def record(uow: UnitOfWork, **overrides: object) -> CaseView:
         "customer": CustomerDetails(name="Ali Veli", phone="+90 532 000 00 00", email="ali@example.com"),
     }
     fields.update(overrides)
-    return services.record_complaint(uow, Actor.system("intake"), **fields)  # type: ignore[arg-type]
+    return services.record_complaint(uow, Actor.system("intake"), **fields).case  # type: ignore[arg-type]
 
 
 def to_informed(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:

@@ -81,10 +81,10 @@ def test_chat_identity_finds_the_same_customer(uow) -> None:
     customer = Actor.customer(channel="telegram", external_id="555001")
     first = services.record_complaint(
         uow, customer, channel="telegram", language="de", category="billing", description="Doppelt abgebucht"
-    )
+    ).case
     second = services.record_complaint(
         uow, customer, channel="telegram", language="de", category="refund", description="Keine Erstattung"
-    )
+    ).case
     assert first.department == "finance"
     assert count(uow, Customer) == 1
     messages = outbox(uow, first.reference) + outbox(uow, second.reference)
@@ -101,6 +101,8 @@ def test_chat_identity_finds_the_same_customer(uow) -> None:
         ({"priority": "asap"}, "priority", "unknown_choice"),
         ({"description": "   "}, "description", "required"),
         ({"description": "x" * 5001}, "description", "too_long"),
+        ({"description": "Kargo \x00 hasarlı"}, "description", "invalid_characters"),
+        ({"description": "Kargo \ud800 hasarlı"}, "description", "invalid_characters"),
         ({"customer": CustomerDetails(email="not-an-address")}, "email", "invalid_email"),
         ({"customer": CustomerDetails(phone="call me")}, "phone", "invalid_phone"),
     ],

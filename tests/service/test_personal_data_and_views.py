@@ -18,7 +18,7 @@ def test_erasure_anonymises_every_complaint_of_the_customer_and_keeps_the_figure
     customer = Actor.customer(channel="telegram", external_id="777")
     first = services.record_complaint(
         uow, customer, channel="telegram", language="tr", category="delivery", description="Paket kırık, Ali"
-    ).reference
+    ).case.reference
     second = services.record_complaint(
         uow,
         customer,
@@ -27,7 +27,7 @@ def test_erasure_anonymises_every_complaint_of_the_customer_and_keeps_the_figure
         category="delivery",
         description="Yine geç geldi",
         customer=CustomerDetails(name="Ali Veli", email="ali@example.com"),
-    ).reference
+    ).case.reference
     to_informed(uow, lead, first)
     services.send_survey(uow, lead, first)
     services.record_survey_answer(uow, lead, first, score=3, comment="Ali Veli burada")
@@ -124,7 +124,7 @@ def test_a_customer_sees_only_the_cases_of_their_own_conversation(uow) -> None:
     stranger = Actor.customer(channel="whatsapp", external_id="+905320000002")
     reference = services.record_complaint(
         uow, mine, channel="whatsapp", language="en", category="billing", description="Charged twice"
-    ).reference
+    ).case.reference
     assert views.get_complaint(uow, mine, reference).status == "received"
     with pytest.raises(PermissionDenied):
         views.get_complaint(uow, stranger, reference)

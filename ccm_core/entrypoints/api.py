@@ -1,0 +1,526 @@
+"""The HTTP API: staff and integrations drive the complaint process over JSON.
+
+Each handler turns one request into one call of a use case in ``ccm_core.service_layer``.
+Permissions, validation and the lifecycle rules stay there, so the API refuses what every
+other entry point refuses, with the same typed errors, rendered as JSON in the language of
+the request's ``Accept-Language`` header.
+
+Run it with ``uvicorn --factory ccm_core.entrypoints.api:create_app``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from importlib.metadata import version
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, StrictInt
+from pydantic_core import PydanticCustomError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.exceptions import HTTPException
+
+from ccm_core.adapters.repository import ComplaintFilter
+from ccm_core.bootstrap import Core, bootstrap
+from ccm_core.domain import validation
+from ccm_core.domain.errors import (
+    CCMError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from ccm_core.domain.lifecycle import Priority
+from ccm_core.domain.policy import Actor
+from ccm_core.i18n import best_language, translate
+from ccm_core.service_layer import services, views
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+from ccm_core.service_layer.views import CaseView
+
+logger = logging.getLogger(__name__)
+
+TITLE = "CCM — customer complaint management"
+DESCRIPTION = (
+    "Complaints taken from every channel, reviewed, decided and acted on by the responsible "
+    "department, the customer informed and surveyed, with every step timed against its deadline "
+    "and audited. Send `Authorization: Bearer <token>` (`ccm tokens create`); errors come as "
+    '`{"error": {"code", "message", …}}` in the language of `Accept-Language` (tr, en, de).'
+)
+MAX_PAGE_SIZE = 500
+MAX_OFFSET = 2**31 - 1
+MAX_SOON_HOURS = 24 * 365
+
+
+class Unauthenticated(CCMError):
+    """No bearer token, or one that is unknown, revoked or belongs to an inactive staff member."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+def _storable(value: str) -> str:
+    """Refuse text no database column can hold, so it is a 422 here rather than a 500 at the database."""
+    if not validation.storable(value):
+        raise PydanticCustomError("invalid_characters", "NUL characters or broken Unicode are not accepted")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
+# --- request bodies: types only; the service layer checks lengths and choices ---
+
+
+class CustomerIn(BaseModel):
+    name: Text | None = None
+    email: Text | None = None
+    phone: Text | None = None
+
+
+class ComplaintIn(BaseModel):
+    channel: Text
+    language: Text
+    category: Text
+    description: Text
+    priority: Text | None = None
+    external_reference: Text | None = None
+    idempotency_key: Text | None = None
+    customer: CustomerIn | None = None
+
+
+class DecisionIn(BaseModel):
+    justified: bool
+    reason: Text
+    customer_explanation: Text | None = None
+
+
+class ActionIn(BaseModel):
+    kind: Text
+    description: Text
+    owner_email: Text | None = None
+    due_date: dt.date | None = None
+
+
+class OutcomeIn(BaseModel):
+    outcome: Text
+
+
+class SummaryIn(BaseModel):
+    summary: Text
+
+
+class SurveyAnswerIn(BaseModel):
+    score: StrictInt
+    comment: Text | None = None
+
+
+class MessageIn(BaseModel):
+    body: Text
+
+
+class ReassignIn(BaseModel):
+    department: Text
+
+
+# --- dependencies ---
+
+
+def _core(request: Request) -> Core:
+    return request.app.state.core
+
+
+def _unit_of_work(core: Annotated[Core, Depends(_core)]) -> UnitOfWork:
+    return core.unit_of_work()
+
+
+def _language(request: Request) -> str:
+    return best_language(request.headers.get("accept-language"))
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API token printed by `ccm tokens create`.")
+
+Uow = Annotated[UnitOfWork, Depends(_unit_of_work)]
+ReaderLanguage = Annotated[str, Depends(_language)]
+Reference = Annotated[Text, Path(description="The complaint reference, e.g. CMP-2026-000042.")]
+
+
+def _actor(uow: Uow, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+    actor = services.authenticate(uow, credentials.credentials) if credentials else None
+    if actor is None:
+        raise Unauthenticated()
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(_actor)]
+
+
+def _case(case: CaseView, language: str) -> dict[str, Any]:
+    """The case with its step name in the reader's language, as ``GET`` shows it."""
+    return replace(case, status_label=translate(language, f"status.{case.status}")).as_dict()
+
+
+# --- the process ---
+
+router = APIRouter(prefix="/api/v1", tags=["complaints"])
+
+
+@router.post(
+    "/complaints",
+    status_code=201,
+    responses={200: {"description": "The idempotency key was seen before: the complaint recorded then."}},
+)
+def record_complaint(
+    body: ComplaintIn,
+    response: Response,
+    uow: Uow,
+    actor: CurrentActor,
+    language: ReaderLanguage,
+    idempotency_key: Annotated[Text | None, Header()] = None,
+) -> dict[str, Any]:
+    """02/04: record a complaint taken by phone, e-mail, a visit or any other non-chat channel."""
+    customer = body.customer or CustomerIn()
+    recorded = services.record_complaint(
+        uow,
+        actor,
+        channel=body.channel,
+        language=body.language,
+        category=body.category,
+        description=body.description,
+        customer=services.CustomerDetails(name=customer.name, email=customer.email, phone=customer.phone),
+        priority=body.priority if body.priority is not None else Priority.NORMAL,
+        idempotency_key=idempotency_key or body.idempotency_key,
+        external_reference=body.external_reference,
+    )
+    if not recorded.created:
+        response.status_code = 200
+    return _case(recorded.case, language)
+
+
+@router.get("/complaints")
+def list_complaints(
+    uow: Uow,
+    actor: CurrentActor,
+    status: Text | None = None,
+    department: Text | None = None,
+    channel: Text | None = None,
+    category: Text | None = None,
+    overdue: Annotated[bool, Query(description="Only open cases with a step past its deadline.")] = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    """Cases the reader may see (their own department's, or all for an admin), newest first."""
+    criteria = ComplaintFilter(
+        status=status,
+        department=department,
+        channel=channel,
+        category=category,
+        overdue_at=uow.now() if overdue else None,
+        limit=limit,
+        offset=offset,
+    )
+    items, total = views.list_complaints(uow, actor, criteria)
+    return {"items": [item.as_dict() for item in items], "total": total}
+
+
+@router.get("/complaints/{reference}")
+def get_complaint(
+    reference: Reference, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    return views.get_complaint(uow, actor, reference, language).as_dict()
+
+
+@router.get("/complaints/{reference}/timeline")
+def complaint_timeline(reference: Reference, uow: Uow, actor: CurrentActor) -> dict[str, Any]:
+    """Everything that happened to the case: changes, customer messages and the notices sent."""
+    return {"items": [entry.as_dict() for entry in views.complaint_timeline(uow, actor, reference)]}
+
+
+@router.post("/complaints/{reference}/review")
+def start_review(
+    reference: Reference, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """03: start the review; the customer's 05 interim notice is queued."""
+    return _case(services.start_review(uow, actor, reference), language)
+
+
+@router.post("/complaints/{reference}/decision")
+def decide_complaint(
+    reference: Reference, body: DecisionIn, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """06: justified opens the action step; unjustified queues the explanation and closes the record."""
+    case = services.decide_complaint(
+        uow,
+        actor,
+        reference,
+        justified=body.justified,
+        reason=body.reason,
+        customer_explanation=body.customer_explanation,
+    )
+    return _case(case, language)
+
+
+@router.post("/complaints/{reference}/actions")
+def add_action(
+    reference: Reference, body: ActionIn, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """07: a corrective or preventive action."""
+    case = services.add_action(
+        uow,
+        actor,
+        reference,
+        kind=body.kind,
+        description=body.description,
+        owner_email=body.owner_email,
+        due_date=body.due_date,
+    )
+    return _case(case, language)
+
+
+@router.post("/complaints/{reference}/actions/{action_id}/complete")
+def complete_action(
+    reference: Reference,
+    action_id: int,
+    body: OutcomeIn,
+    uow: Uow,
+    actor: CurrentActor,
+    language: ReaderLanguage,
+) -> dict[str, Any]:
+    """07: an action is done, with its outcome."""
+    case = services.complete_action(uow, actor, reference, action_id=action_id, outcome=body.outcome)
+    return _case(case, language)
+
+
+@router.post("/complaints/{reference}/inform")
+def inform_customer(
+    reference: Reference, body: SummaryIn, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """08: tell the customer what was done, in the complaint's language."""
+    return _case(services.inform_customer(uow, actor, reference, summary=body.summary), language)
+
+
+@router.post("/complaints/{reference}/survey")
+def send_survey(
+    reference: Reference, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """09: queue the satisfaction survey."""
+    return _case(services.send_survey(uow, actor, reference), language)
+
+
+@router.post("/complaints/{reference}/survey-answer")
+def record_survey_answer(
+    reference: Reference, body: SurveyAnswerIn, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """10: a satisfied answer closes the case; a dissatisfied one opens a follow-up round (11)."""
+    case = services.record_survey_answer(uow, actor, reference, score=body.score, comment=body.comment)
+    return _case(case, language)
+
+
+@router.post("/complaints/{reference}/survey/expire")
+def expire_survey(
+    reference: Reference, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """Close an unanswered survey as "no response"."""
+    return _case(services.expire_survey(uow, actor, reference), language)
+
+
+@router.post("/complaints/{reference}/follow-up")
+def start_follow_up(
+    reference: Reference, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """11: reopen the case to its department for a new action or proposal."""
+    return _case(services.start_follow_up(uow, actor, reference), language)
+
+
+@router.post("/complaints/{reference}/close")
+def close_complaint(
+    reference: Reference, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    return _case(services.close_complaint(uow, actor, reference), language)
+
+
+@router.post("/complaints/{reference}/withdraw")
+def withdraw_complaint(
+    reference: Reference, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """The customer withdrew the complaint (told to staff by phone, say)."""
+    return _case(services.withdraw_complaint(uow, actor, reference), language)
+
+
+@router.post("/complaints/{reference}/messages")
+def add_customer_message(
+    reference: Reference, body: MessageIn, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    """Information the customer added to an open case, taken down by staff."""
+    return _case(services.add_customer_message(uow, actor, reference, body=body.body), language)
+
+
+@router.post("/complaints/{reference}/reassign")
+def reassign_complaint(
+    reference: Reference, body: ReassignIn, uow: Uow, actor: CurrentActor, language: ReaderLanguage
+) -> dict[str, Any]:
+    return _case(services.reassign_complaint(uow, actor, reference, department=body.department), language)
+
+
+@router.post("/complaints/{reference}/customer/erase")
+def erase_customer_data(reference: Reference, uow: Uow, actor: CurrentActor) -> dict[str, int]:
+    """KVKK/GDPR: anonymise the case's customer across all their complaints."""
+    return {"erased_complaints": services.erase_customer_data(uow, actor, reference)}
+
+
+@router.get("/sla")
+def sla_watchlist(
+    uow: Uow,
+    actor: CurrentActor,
+    soon_hours: Annotated[
+        float | None,
+        Query(ge=0, le=MAX_SOON_HOURS, allow_inf_nan=False, description="Defaults to CCM_SLA_SOON_HOURS."),
+    ] = None,
+) -> dict[str, Any]:
+    """Breached and soon-due steps of the open cases the reader may see, most urgent first."""
+    return {"items": [alert.as_dict() for alert in views.sla_watchlist(uow, actor, soon_hours)]}
+
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz")
+def healthz(request: Request, core: Annotated[Core, Depends(_core)]) -> JSONResponse:
+    """Whether the service can reach its database; for load balancers and monitoring."""
+    try:
+        with core.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        logger.warning("health check: database unreachable (%s)", type(exc).__name__)
+        return JSONResponse(
+            status_code=503,
+            content={
+                "status": "unavailable",
+                "database": "unreachable",
+                "error": {
+                    "code": "database_unavailable",
+                    "message": translate(_language(request), "errors.database_unavailable"),
+                },
+            },
+        )
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+# --- errors ---
+
+
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message, **extra}}, headers=headers
+    )
+
+
+def _refused(request: Request, exc: Exception) -> JSONResponse:
+    """A typed refusal of the core, in the reader's language, with what a program needs to react."""
+    assert isinstance(exc, CCMError)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationFailed):
+        extra = {"field": exc.field, "problem": exc.problem}
+    elif isinstance(exc, InvalidTransition):
+        extra = {"current": str(exc.current), "allowed": [str(command) for command in exc.allowed]}
+    elif isinstance(exc, PermissionDenied):
+        extra = {"why": exc.why}
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return _error(exc.http_status, exc.code, exc.message(_language(request)), headers, **extra)
+
+
+def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """A body, query or path FastAPI could not read: the same shape and language as the core's refusals."""
+    assert isinstance(exc, RequestValidationError)
+    language = _language(request)
+    problems = [_problem(error, language) for error in exc.errors()]
+    first = problems[0]
+    return _error(
+        422,
+        "validation_failed",
+        first["message"],
+        field=first["field"],
+        problem=first["problem"],
+        problems=problems,
+    )
+
+
+def _problem(error: Any, language: str) -> dict[str, str]:
+    """One of pydantic's complaints, without the input echoed back (it may be personal data)."""
+    location = [str(part) for part in error["loc"][1:]]
+    field = "body" if error["type"] == "json_invalid" or not location else ".".join(location)
+    if error["type"] == "missing":
+        return {
+            "field": field,
+            "problem": "required",
+            "message": translate(language, "errors.validation.required", field=field),
+        }
+    return {
+        "field": field,
+        "problem": "invalid_value",
+        "message": translate(language, "errors.validation.invalid_value", field=field, detail=error["msg"]),
+    }
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Unknown paths and methods, in the same JSON shape as every other error."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = NotFound(kind="path", key=request.url.path).message(_language(request))
+        return _error(404, "not_found", message, exc.headers)
+    return _error(exc.status_code, "http_error", str(exc.detail), exc.headers)
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Logged by type and statement only: the error's text quotes the values, personal data included."""
+    logger.error(
+        "database error on %s %s: %s (%s)",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        getattr(exc, "statement", None),
+    )
+    language = _language(request)
+    if isinstance(exc, OperationalError):
+        return _error(503, "database_unavailable", translate(language, "errors.database_unavailable"))
+    return _error(500, "internal_error", translate(language, "errors.internal_error"))
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Even a fault of ours answers in JSON; the server still logs the traceback."""
+    return _error(500, "internal_error", translate(_language(request), "errors.internal_error"))
+
+
+@asynccontextmanager
+async def _closing_own_engine(app: FastAPI) -> AsyncIterator[None]:
+    """The engine the app created for itself closes with it; one passed in belongs to the caller."""
+    yield
+    app.state.core.engine.dispose()
+
+
+def create_app(core: Core | None = None) -> FastAPI:
+    """The API on ``core``; without one, on the settings of the environment (``uvicorn --factory``)."""
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version=version("ccm"),
+        lifespan=_closing_own_engine if core is None else None,
+    )
+    app.state.core = core or bootstrap()
+    app.add_exception_handler(CCMError, _refused)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.include_router(health)
+    app.include_router(router)
+    return app
