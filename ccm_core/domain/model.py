@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ccm_core.domain import validation
 from ccm_core.domain.errors import InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
 from ccm_core.domain.lifecycle import (
     CHAT_CHANNELS,
@@ -457,8 +458,7 @@ class Complaint(Base):
         sla: SlaPolicy,
     ) -> SurveyResponse:
         """10: satisfied closes the case; not satisfied starts a follow-up round (11)."""
-        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-            raise ValidationFailed(field="score", problem="out_of_range", min=1, max=5)
+        score = validation.survey_score(score)
         satisfied = score >= satisfied_from
         command = Command.ANSWER_SATISFIED if satisfied else Command.ANSWER_DISSATISFIED
         before = self._require(command)

@@ -49,6 +49,13 @@ def text(field: str, value: str | None, *, max_length: int, required: bool = Tru
     return cleaned
 
 
+def survey_score(value: object) -> int:
+    """A satisfaction score on the survey's 1–5 scale."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise ValidationFailed(field="score", problem="out_of_range", min=1, max=5)
+    return value
+
+
 def email(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None

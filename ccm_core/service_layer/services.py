@@ -281,8 +281,7 @@ def record_survey_answer(
 ) -> CaseView:
     """10: satisfied closes the case; not satisfied opens a follow-up round (11)."""
     comment = validation.text("comment", comment, max_length=uow.settings.max_text_length, required=False)
-    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-        raise ValidationFailed(field="score", problem="out_of_range", min=1, max=5)
+    score = validation.survey_score(score)
     satisfied = score >= uow.settings.survey_satisfied_from
     command = Command.ANSWER_SATISFIED if satisfied else Command.ANSWER_DISSATISFIED
     return _change(
