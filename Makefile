@@ -5,7 +5,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test lint bench install clean
+# Rasa needs Python 3.10 and pins old libraries: it gets its own environment, cached outside the
+# clone and keyed by its requirements, and models are cached by the content of rasa_project/.
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ccm
+PYTHON310 ?= $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
+RASA_ENV := $(CACHE_DIR)/rasa-$(shell cat rasa_project/requirements.txt | sha256sum | cut -c1-12)
+RASA := $(RASA_ENV)/bin/rasa
+RASA_STAMP := $(RASA_ENV)/.complete
+MODEL_HASH := $(shell find rasa_project -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) \
+	-not -path '*/eval/*' -not -path '*/tests/*' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+MODEL := $(CACHE_DIR)/models/ccm-$(MODEL_HASH).tar.gz
+export RASA_TELEMETRY_ENABLED := false
+export CCM_RASA_BIN := $(abspath $(RASA))
+export CCM_RASA_MODEL := $(MODEL)
+
+.PHONY: run test lint bench bench-chat nlu-eval install rasa-env model clean
 
 install: $(STAMP)
 
@@ -17,24 +32,53 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-run: install
+rasa-env: $(RASA_STAMP)
+
+$(RASA_STAMP): rasa_project/requirements.txt
+	@test -n "$(PYTHON310)" || { echo "Rasa needs Python 3.10: install python3.10 (or pyenv install 3.10) or run 'make PYTHON310=/path/to/python3.10 ...'."; exit 1; }
+	@echo "==> Building the Rasa environment in $(RASA_ENV) with $(PYTHON310) (first run: about two minutes, 2.7 GB)"
+	@rm -rf $(RASA_ENV) && $(PYTHON310) -m venv $(RASA_ENV)
+	@$(RASA_ENV)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
+	@$(RASA_ENV)/bin/python -m pip install --disable-pip-version-check --progress-bar on -r rasa_project/requirements.txt
+	@touch $@
+
+model: $(MODEL)
+
+$(MODEL): $(RASA_STAMP)
+	@echo "==> Checking the assistant's training data and training its model (first run or after a change in rasa_project/: a few minutes)"
+	@cd rasa_project && PYTHONPATH=. RASA_CACHE_DIRECTORY=$(CACHE_DIR)/rasa-train-cache $(RASA) data validate --domain domain --data data --config config.yml --fail-on-warnings
+	@cd rasa_project && PYTHONPATH=. RASA_CACHE_DIRECTORY=$(CACHE_DIR)/rasa-train-cache $(RASA) train --domain domain --data data --config config.yml \
+		--out $(CACHE_DIR)/models --fixed-model-name ccm-$(MODEL_HASH)
+
+run: install model
 	@echo "==> Migrating the database ($${CCM_DATABASE_URL:-SQLite in var/ccm.db})"
 	@$(BIN)/ccm db upgrade
 	@$(BIN)/ccm seed --if-empty
-	@echo "==> Starting CCM on http://$${CCM_HOST:-127.0.0.1}:$${CCM_PORT:-8000} (API under /api/v1, docs at /docs); Ctrl-C stops it"
-	@$(BIN)/ccm serve
+	@if [ "$${CCM_RASA_HOST:-127.0.0.1}" != 127.0.0.1 ] && [ -z "$$CCM_RASA_TOKEN" ]; then \
+		echo "Rasa is to listen on $$CCM_RASA_HOST: set CCM_RASA_TOKEN so its HTTP API is token-protected."; exit 1; fi
+	@$(BIN)/python -m channels.rasa var/rasa/endpoints.yml >/dev/null
+	@echo "==> Starting CCM on http://$${CCM_HOST:-127.0.0.1}:$${CCM_PORT:-8000} (API under /api/v1, docs at /docs), the assistant on :5005 and its actions on :5055; Ctrl-C stops them"
+	@$(BIN)/honcho start -f Procfile
 
-test: install
+test: install model
 	@$(BIN)/python tests/preflight.py
 	@echo "==> Lint: ruff and the import contracts"
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/lint-imports
-	@echo "==> Tests on SQLite and PostgreSQL"
+	@echo "==> The assistant's test stories (rasa test --stories tests)"
+	@cd rasa_project && PYTHONPATH=. $(RASA) test core --stories tests --model $(MODEL) --out $(CACHE_DIR)/story-results --e2e --fail-on-prediction-errors --no-plot
+	@echo "==> Tests on SQLite and PostgreSQL, with the real Rasa server and action server"
 	@$(BIN)/pytest
+
+nlu-eval: install model
+	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python eval/nlu_eval.py --model $(MODEL) --data eval/nlu
 
 bench: install
 	@$(BIN)/python -m benchmarks.lifecycle
+
+bench-chat: install model
+	@$(BIN)/python -m benchmarks.chat
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

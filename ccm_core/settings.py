@@ -32,6 +32,7 @@ class Settings:
     sla_soon_hours: int = field(default_factory=lambda: _int("CCM_SLA_SOON_HOURS", 4))
     max_text_length: int = field(default_factory=lambda: _int("CCM_MAX_TEXT_LENGTH", 5000))
     log_level: str = field(default_factory=lambda: os.environ.get("CCM_LOG_LEVEL", "INFO"))
+    timezone: str = field(default_factory=lambda: os.environ.get("CCM_TIMEZONE", "Europe/Istanbul"))
 
     def __post_init__(self) -> None:
         if not self.database_url:

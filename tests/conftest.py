@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,12 +47,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test run."""
+@contextmanager
+def fresh_postgres_database(purpose: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database on the test server, dropped afterwards."""
     admin_url = normalise_url(POSTGRES_ADMIN_URL)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"ccm_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"ccm_{purpose}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -62,11 +63,20 @@ def postgres_url() -> Iterator[str]:
             pytrace=False,
         )
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run."""
+    with fresh_postgres_database("test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

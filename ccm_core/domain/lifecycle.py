@@ -36,6 +36,7 @@ class Command(StrEnum):
     WITHDRAW = "withdraw"
     ADD_CUSTOMER_MESSAGE = "add_customer_message"
     REASSIGN = "reassign"
+    REQUEST_HUMAN = "request_human"
 
 
 class Decision(StrEnum):
@@ -115,6 +116,7 @@ TRANSITIONS: dict[tuple[Status, Command], Status] = {
     (S.CLOSED, C.START_FOLLOW_UP): S.FOLLOW_UP,  # reopen; guarded: justified cases only
     **{(state, C.WITHDRAW): S.CLOSED for state in _OPEN},
     **{(state, C.ADD_CUSTOMER_MESSAGE): state for state in _OPEN},
+    **{(state, C.REQUEST_HUMAN): state for state in _OPEN},
     **{(state, C.REASSIGN): state for state in (S.RECEIVED, S.IN_REVIEW, S.TAKING_ACTION, S.FOLLOW_UP)},
 }
 

@@ -331,7 +331,7 @@ class Complaint(Base):
             decision_due_at=sla.due(SlaStep.DECISION, priority, now),
         )
         complaint._audit(actor, now, "record", None, {"channel": channel, "category": category.code})
-        complaint._queue("acknowledgement", now)
+        complaint._queue("acknowledgement", now, answered_by=actor)
         return complaint
 
     # -- lifecycle commands --
@@ -478,7 +478,7 @@ class Complaint(Base):
         else:
             self._open_follow_up(now, sla)
             self._audit(actor, now, command, before, details)
-            self._queue("follow_up_notice", now)
+            self._queue("follow_up_notice", now, answered_by=actor)
         return response
 
     def expire_survey(self, actor: Actor, now: dt.datetime) -> None:
@@ -519,6 +519,12 @@ class Complaint(Base):
         self.updated_at = now
         self._audit(actor, now, Command.ADD_CUSTOMER_MESSAGE, before, {"author": author})
         return message
+
+    def request_human(self, actor: Actor, now: dt.datetime) -> None:
+        """The customer asked for a person: staff of the department take the conversation over."""
+        before = self._require(Command.REQUEST_HUMAN)
+        self.needs_human = True
+        self._audit(actor, now, Command.REQUEST_HUMAN, before)
 
     def reassign(self, actor: Actor, now: dt.datetime, *, department: Department) -> None:
         before = self._require(Command.REASSIGN)
@@ -618,8 +624,19 @@ class Complaint(Base):
         )
 
     def _queue(
-        self, kind: str, now: dt.datetime, extra_payload: dict[str, Any] | None = None, **params: Any
+        self,
+        kind: str,
+        now: dt.datetime,
+        extra_payload: dict[str, Any] | None = None,
+        answered_by: Actor | None = None,
+        **params: Any,
     ) -> None:
+        """Queue a customer message; one caused by the customer's own chat turn is that turn's answer.
+
+        The assistant shows such a message in the reply itself, so it is stored as delivered
+        and no channel sends it a second time.
+        """
+        in_conversation = answered_by is not None and answered_by.kind == "customer"
         channel, recipient = self.customer.address_for(self.channel)
         text = translate(
             self.language,
@@ -637,12 +654,15 @@ class Complaint(Base):
                 recipient=recipient,
                 body=text,
                 payload={"reference": self.reference, "status": str(self.status), **(extra_payload or {})},
-                status="pending",
-                attempts=0,
+                status="delivered" if in_conversation else "pending",
+                attempts=1 if in_conversation else 0,
                 created_at=now,
                 available_at=now,
+                delivered_at=now if in_conversation else None,
             )
         )
+        if in_conversation and kind == "acknowledgement":
+            self.acknowledged_at = now
 
 
 def _require_text(field: str, value: str | None) -> None:
@@ -736,3 +756,21 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]]
 
     complaint: Mapped[Complaint | None] = relationship()
+
+
+class UnrecognisedMessage(Base):
+    """A customer message the assistant did not understand, masked, waiting for an admin to teach it."""
+
+    __tablename__ = "nlu_review_items"
+    __table_args__ = (Index("ix_nlu_review_items_status_language", "status", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[dt.datetime]
+    channel: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str] = mapped_column(Text)  # personal data masked before it is stored
+    predicted_intent: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(32))  # low_confidence or out_of_scope
+    status: Mapped[str] = mapped_column(String(16))  # open, assigned, dismissed

@@ -35,6 +35,7 @@ _AGENT = {
     Command.START_FOLLOW_UP,
     Command.WITHDRAW,
     Command.ADD_CUSTOMER_MESSAGE,
+    Command.REQUEST_HUMAN,
 }
 _LEAD = _AGENT | {Command.CLOSE, Command.REASSIGN, Command.EXPIRE_SURVEY}
 _ADMIN = _LEAD | {ERASE_CUSTOMER_DATA}
@@ -48,6 +49,7 @@ CUSTOMER_PERMISSIONS = frozenset(
         RECORD,
         VIEW,
         Command.ADD_CUSTOMER_MESSAGE,
+        Command.REQUEST_HUMAN,
         Command.WITHDRAW,
         Command.ANSWER_SATISFIED,
         Command.ANSWER_DISSATISFIED,

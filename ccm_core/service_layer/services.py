@@ -36,8 +36,10 @@ from ccm_core.domain.model import (
     Customer,
     CustomerIdentity,
     Staff,
+    UnrecognisedMessage,
 )
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.privacy import mask_personal_data
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView, case_view, load_for
 
@@ -339,6 +341,11 @@ def add_customer_message(
     return _change(uow, actor, reference, Command.ADD_CUSTOMER_MESSAGE, change)
 
 
+def request_human(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """The customer asked to talk to a person; the case is flagged for its department's staff."""
+    return _change(uow, actor, reference, Command.REQUEST_HUMAN, lambda c, now: c.request_human(actor, now))
+
+
 def reassign_complaint(uow: UnitOfWork, actor: Actor, reference: str, *, department: str) -> CaseView:
     """Hand the case to another department (a wrong routing, say)."""
 
@@ -391,6 +398,45 @@ def erase_customer_data(uow: UnitOfWork, actor: Actor, reference: str) -> int:
         customer.erase(now)
         uow.commit()
         return len(complaints)
+
+
+# --- what the assistant did not understand ---
+
+REVIEW_REASONS = ("low_confidence", "out_of_scope")
+
+
+def keep_unrecognised_message(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    conversation_id: str,
+    language: str,
+    text: str,
+    predicted_intent: str | None,
+    confidence: float | None,
+    reason: str,
+) -> int:
+    """Keep a message the assistant missed, personal data masked, for admins to review; returns its id."""
+    if reason not in REVIEW_REASONS:
+        raise ValidationFailed(
+            field="reason", problem="unknown_choice", value=reason, choices=", ".join(REVIEW_REASONS)
+        )
+    masked = mask_personal_data(validation.text("text", text, max_length=uow.settings.max_text_length) or "")
+    with uow:
+        item = UnrecognisedMessage(
+            received_at=uow.now(),
+            channel=validation.choice("channel", channel, Channel),
+            conversation_id=conversation_id[:128],
+            language=validation.choice("language", language, Language),
+            text=masked,
+            predicted_intent=predicted_intent,
+            confidence=confidence,
+            reason=reason,
+            status="open",
+        )
+        uow.session.add(item)
+        uow.commit()
+        return item.id
 
 
 # --- outbox delivery contract ---

@@ -9,7 +9,7 @@ from typing import Any
 from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain import policy
 from ccm_core.domain.errors import NotFound
-from ccm_core.domain.model import Complaint
+from ccm_core.domain.model import Complaint, OutboxMessage
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.sla import STEP_COLUMNS, SlaStep
 from ccm_core.i18n import translate
@@ -104,6 +104,24 @@ class SlaAlert:
     step: str
     due_at: dt.datetime
     breached: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """A customer-facing message of the outbox, as a channel or the assistant shows it."""
+
+    id: int
+    reference: str
+    kind: str
+    language: str
+    channel: str
+    body: str
+    payload: dict[str, Any]
+    status: str
+    created_at: dt.datetime
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -262,6 +280,53 @@ def complaint_timeline(uow: UnitOfWork, actor: Actor, reference: str) -> list[Ti
             for m in uow.repo.outbox_for(complaint)
         ]
         return sorted(entries, key=lambda entry: entry.at)
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    code: str
+    labels: dict[str, str]
+    needs_reference: str | None  # "order", "account" or None
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels.get("en") or self.code
+
+
+def categories(uow: UnitOfWork) -> list[CategoryView]:
+    """The active complaint categories, with their labels in every language."""
+    with uow:
+        return [CategoryView(c.code, dict(c.labels), c.needs_reference) for c in uow.repo.categories()]
+
+
+def _notice(message: OutboxMessage) -> NoticeView:
+    return NoticeView(
+        id=message.id,
+        reference=message.complaint.reference,
+        kind=message.kind,
+        language=message.language,
+        channel=message.channel,
+        body=message.body,
+        payload=dict(message.payload),
+        status=message.status,
+        created_at=message.created_at,
+    )
+
+
+def customer_notices(uow: UnitOfWork, actor: Actor, reference: str) -> list[NoticeView]:
+    """The messages the process owes or owed the customer of ``reference``, oldest first."""
+    with uow:
+        complaint = load_for(uow, actor, reference, policy.VIEW)
+        return [_notice(message) for message in uow.repo.outbox_for(complaint)]
+
+
+def get_notice(uow: UnitOfWork, actor: Actor, message_id: int) -> NoticeView:
+    """One outbox message, if ``actor`` may see its case (a customer: only their own conversation's)."""
+    with uow:
+        message = uow.repo.outbox_message(message_id)
+        if message is None:
+            raise NotFound(kind="outbox_message", key=str(message_id))
+        policy.ensure_allowed(actor, policy.VIEW, message.complaint)
+        return _notice(message)
 
 
 def sla_watchlist(uow: UnitOfWork, actor: Actor, soon_hours: float | None = None) -> list[SlaAlert]:

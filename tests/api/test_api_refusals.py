@@ -223,11 +223,17 @@ def test_a_step_the_process_does_not_allow_now_gets_409_with_the_current_step_an
     error = error_of(response, 409)
     assert error["code"] == "invalid_transition"
     assert error["current"] == "received"
-    assert error["allowed"] == ["start_review", "withdraw", "add_customer_message", "reassign"]
+    assert error["allowed"] == [
+        "start_review",
+        "withdraw",
+        "add_customer_message",
+        "reassign",
+        "request_human",
+    ]
     assert error["message"] == (
         f"Complaint {reference} is at step 'Creating a complaint record', where 'send the satisfaction "
         "survey (09)' is not possible. Possible now: start the review (03), withdraw the complaint, "
-        "add information, reassign to another department."
+        "add information, reassign to another department, hand the conversation to a person."
     )
     assert stored() == before
 

@@ -6,7 +6,7 @@ import pytest
 
 from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain.errors import PermissionDenied, PreconditionFailed
-from ccm_core.domain.model import ERASED
+from ccm_core.domain.model import ERASED, UnrecognisedMessage
 from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import services, views
 from ccm_core.service_layer.services import CustomerDetails
@@ -134,3 +134,20 @@ def test_a_customer_sees_only_the_cases_of_their_own_conversation(uow) -> None:
         services.start_review(uow, mine, reference)
     assert views.list_complaints(uow, stranger, ComplaintFilter())[1] == 0
     assert services.withdraw_complaint(uow, mine, reference).close_reason == "withdrawn"
+
+
+def test_unrecognised_messages_are_kept_masked(uow) -> None:
+    kept = services.keep_unrecognised_message(
+        uow,
+        channel="telegram",
+        conversation_id="555001",
+        language="tr",
+        text="Benim adım Ali Veli, numaram 0532 123 45 67, mail ali.veli@example.com, CMP-2026-000042 blorf",
+        predicted_intent="inform",
+        confidence=0.21,
+        reason="low_confidence",
+    )
+    with uow:
+        item = uow.session.get(UnrecognisedMessage, kept)
+        assert item.text == "Benim adım <name>, numaram <phone>, mail <email>, <reference> blorf"
+        assert (item.status, item.predicted_intent, item.language) == ("open", "inform", "tr")

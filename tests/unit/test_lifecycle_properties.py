@@ -101,6 +101,7 @@ COMMANDS: dict[str, Callable[[Complaint, dt.datetime], object]] = {
     "start_follow_up": lambda c, now: c.start_follow_up(STAFF, now, sla=SLA),
     "close": lambda c, now: c.close(STAFF, now),
     "withdraw": lambda c, now: c.withdraw(STAFF, now),
+    "request_human": lambda c, now: c.request_human(STAFF, now),
     "add_customer_message": lambda c, now: c.add_customer_message(
         STAFF, now, body="More details", author="staff", channel="phone"
     ),

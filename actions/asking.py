@@ -1,0 +1,95 @@
+"""The forms' questions, from the actions' catalogue in the conversation's language."""
+
+from __future__ import annotations
+
+import abc
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import language_of, say, yes_no
+from ccm_core.i18n import translate
+
+
+class AskFromCatalogue(Action, abc.ABC):
+    """Asks with the catalogue text ``key``; each question below names itself after its slot."""
+
+    key: str
+    answered_with_yes_no = False
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        buttons = yes_no(language_of(tracker)) if self.answered_with_yes_no else None
+        say(dispatcher, tracker, self.key, buttons=buttons, reference=tracker.get_slot("reference"))
+        return []
+
+
+class AskDescription(AskFromCatalogue):
+    key = "ask_description"
+
+    def name(self) -> str:
+        return "action_ask_description"
+
+
+class AskContact(AskFromCatalogue):
+    key = "ask_contact"
+
+    def name(self) -> str:
+        return "action_ask_contact"
+
+
+class AskConsent(AskFromCatalogue):
+    key = "ask_consent"
+    answered_with_yes_no = True
+
+    def name(self) -> str:
+        return "action_ask_consent"
+
+
+class AskInformation(AskFromCatalogue):
+    key = "ask_information"
+
+    def name(self) -> str:
+        return "action_ask_information"
+
+
+class AskWithdrawConfirmed(AskFromCatalogue):
+    key = "ask_withdraw_confirmed"
+    answered_with_yes_no = True
+
+    def name(self) -> str:
+        return "action_ask_withdraw_confirmed"
+
+
+class AskSurveyComment(AskFromCatalogue):
+    key = "ask_survey_comment"
+
+    def name(self) -> str:
+        return "action_ask_survey_comment"
+
+
+class AskSurveyScore(Action):
+    """1–5 as buttons, labelled as in the survey the core sends."""
+
+    def name(self) -> str:
+        return "action_ask_survey_score"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        language = language_of(tracker)
+        buttons = [
+            {
+                "title": translate(language, f"survey.score_{score}"),
+                "payload": f'/give_score{{"score":"{score}"}}',
+            }
+            for score in range(1, 6)
+        ]
+        say(dispatcher, tracker, "ask_survey_score", buttons=buttons)
+        return []

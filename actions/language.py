@@ -1,0 +1,135 @@
+"""The conversation's language and channel: from the channel's metadata, else the first message.
+
+Customers switch with "English please" or "Türkçe konuşalım"; every later answer,
+buttons included, follows the ``language`` slot.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import fold
+from ccm_core.domain.lifecycle import CHAT_CHANNELS
+from ccm_core.i18n import LANGUAGES
+
+_WORDS = {
+    "tr": """ve bir bu icin ile cok ama degil mi ne gibi var yok merhaba selam sikayet sikayetim siparis
+        siparisim kargo kargom fatura faturam param hala gelmedi istiyorum nerede tesekkur tesekkurler
+        lutfen evet hayir tamam ben benim bana neden daha sonra yardim urun urunum iade hesabim numaram
+        gun hic memnun degilim oldu olmadi bekliyorum kimse cevap vermiyor musteri temsilci iyi gunler
+        bes dort uc iki""",
+    "en": """the and is my i to it of a not was have has with for please hello hi hey complaint order where
+        yes no thanks thank you didnt never been still arrived broken charged refund nobody answers want
+        about this that there what when why how can could would should good morning evening one two
+        three four five""",
+    "de": """der die das und ist ich nicht mein meine mit ein eine auf fur bitte hallo beschwerde bestellung
+        wo ja nein danke noch wurde habe keine sie zu es bei mir mich ihr sind war kein gibt warum wann
+        wie guten tag morgen paket rechnung geld zuruck erstattung niemand immer schon eins zwei drei
+        vier funf""",
+}
+_VOCABULARY = {language: set(words.split()) for language, words in _WORDS.items()}
+_LETTERS = {"tr": "şğıİçŞĞÇ", "de": "äßÄ"}
+_TOKEN = re.compile(r"[^\W\d_]+")
+
+
+def detect_language(message: str) -> str | None:
+    """tr, en or de from the words and letters of ``message``; None when it gives no clue ("5", "ok")."""
+    scores = dict.fromkeys(LANGUAGES, 0.0)
+    for token in _TOKEN.findall(message):
+        folded = fold(token)
+        for language, vocabulary in _VOCABULARY.items():
+            if folded in vocabulary:
+                scores[language] += 1
+    for language, letters in _LETTERS.items():
+        scores[language] += 1.5 * sum(message.count(letter) for letter in letters)
+    best = max(scores, key=scores.__getitem__)
+    runner_up = max(score for language, score in scores.items() if language != best)
+    return best if scores[best] > runner_up else None
+
+
+# How customers name the languages ("English please", "Türkçe konuşalım", "auf Deutsch"), folded.
+_LANGUAGE_NAMES = {
+    "tr": ("turkce", "turkish", "turkisch", "tuerkisch"),
+    "en": ("ingilizce", "english", "englisch", "inglizce", "engl"),
+    "de": ("almanca", "german", "deutsch", "deutch", "aleman"),
+}
+
+
+def language_asked_for(message: str) -> str | None:
+    """The language a "please speak …" message names; Turkish suffixes allowed ("İngilizceye")."""
+    words = _TOKEN.findall(fold(message))
+    for language, names in _LANGUAGE_NAMES.items():
+        if any(word.startswith(name) for word in words for name in names):
+            return language
+    return None
+
+
+def _metadata(tracker: Tracker) -> dict[str, Any]:
+    return tracker.latest_message.get("metadata") or tracker.get_slot("session_started_metadata") or {}
+
+
+class ActionSessionStart(Action):
+    """Start a session with the channel and language the channel knows about the customer."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = [SessionStarted()]
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        carried = {
+            name: value
+            for name, value in tracker.slots.items()
+            if name in ("language", "channel") and value is not None
+        }
+        carried.update(_from_metadata(metadata))
+        events += [SlotSet(name, value) for name, value in carried.items()]
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+def _from_metadata(metadata: dict[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    language = str(metadata.get("language") or "").replace("_", "-").split("-")[0].lower()
+    if language in LANGUAGES:
+        found["language"] = language
+    if metadata.get("channel") in CHAT_CHANNELS:
+        found["channel"] = metadata["channel"]
+    return found
+
+
+class ValidateSlotMappings(ValidationAction):
+    """Runs after every customer message: keeps ``language`` and ``channel`` up to date."""
+
+    def name(self) -> str:
+        return "action_validate_slot_mappings"
+
+    async def extract_language(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        message = tracker.latest_message
+        intent = (message.get("intent") or {}).get("name")
+        if intent == "change_language" and (asked := language_asked_for(message.get("text") or "")):
+            return {"language": asked}
+        if tracker.get_slot("language"):
+            return {}
+        from_channel = _from_metadata(_metadata(tracker)).get("language")
+        detected = from_channel or detect_language(message.get("text") or "")
+        return {"language": detected} if detected else {}
+
+    async def extract_channel(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("channel"):
+            return {}
+        channel = _from_metadata(_metadata(tracker)).get("channel")
+        return {"channel": channel} if channel else {}

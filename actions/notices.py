@@ -1,0 +1,46 @@
+"""Messages the process owes the customer (05 interim notice, decision, 08 actions, 09 survey, 11 follow-up).
+
+The product triggers ``EXTERNAL_notice`` / ``EXTERNAL_survey`` with the outbox message's id
+on the customer's conversation; the text comes from the core, in the complaint's language,
+so the dialogue knows what was said and understands the answer in context.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import customer_of, unit_of_work
+from ccm_core.domain.errors import NotFound, PermissionDenied
+from ccm_core.service_layer import views
+
+SURVEY_SLOTS = ("survey_reference", "survey_score", "survey_comment")
+
+
+class ActionDeliverNotice(Action):
+    def name(self) -> str:
+        return "action_deliver_notice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        message_id = next(
+            (
+                e.get("value")
+                for e in tracker.latest_message.get("entities", [])
+                if e.get("entity") == "outbox_id"
+            ),
+            None,
+        )
+        try:
+            notice = views.get_notice(unit_of_work(), customer_of(tracker), int(message_id))
+        except (TypeError, ValueError, NotFound, PermissionDenied):
+            return []  # not this conversation's message: say nothing rather than leak it
+        dispatcher.utter_message(text=notice.body)
+        events: list[EventType] = [SlotSet("reference", notice.reference)]
+        if notice.kind == "survey":
+            events += [SlotSet(name, None) for name in SURVEY_SLOTS]
+            events.append(SlotSet("survey_reference", notice.reference))
+        return events

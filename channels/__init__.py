@@ -1,0 +1,1 @@
+"""Adapters between customers' channels, the assistant (Rasa) and the CCM core."""

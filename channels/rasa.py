@@ -1,0 +1,227 @@
+"""The Rasa server as the product runs it: its endpoints from our settings, and a client for its HTTP API.
+
+Rasa keeps conversations in a SQL tracker store of the same database family as the core
+(a SQLite file beside ``ccm.db`` by default, the same PostgreSQL server in production),
+or in Redis with a Redis lock store when ``CCM_REDIS_URL`` is set, so several Rasa
+replicas can serve the same conversations.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+from sqlalchemy import make_url
+
+from ccm_core.settings import Settings, load_settings
+
+ACTION_SERVER_URL = "http://127.0.0.1:5055/webhook"
+RASA_URL = "http://127.0.0.1:5005"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STARTUP_SECONDS = 240
+
+
+def tracker_store(settings: Settings, redis_url: str | None) -> dict[str, Any]:
+    """Rasa's tracker store: Redis when configured, else SQL next to the core's database."""
+    if redis_url:
+        return {"type": "redis", **_redis(redis_url), "key_prefix": "ccm-tracker:"}
+    url = make_url(os.environ.get("CCM_RASA_TRACKER_URL") or settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        database = Path(url.database or settings.data_dir / "ccm.db")
+        return {
+            "type": "SQL",
+            "dialect": "sqlite",
+            "db": str(database.with_name("rasa-tracker.db").resolve()),
+        }
+    store = {"type": "SQL", "dialect": "postgresql", "url": url.host or "127.0.0.1", "db": url.database}
+    store.update({"port": url.port} if url.port else {})
+    store.update({"username": url.username} if url.username else {})
+    store.update({"password": url.password} if url.password else {})
+    return store
+
+
+def _redis(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    config: dict[str, Any] = {"url": parts.hostname or "127.0.0.1", "port": parts.port or 6379}
+    config["db"] = int(parts.path.strip("/") or 0)
+    if parts.password:
+        config["password"] = parts.password
+    return config
+
+
+def endpoints(settings: Settings, action_server_url: str, redis_url: str | None) -> dict[str, Any]:
+    """The content of Rasa's ``endpoints.yml``: our action server, the tracker store, the lock store."""
+    config: dict[str, Any] = {
+        "action_endpoint": {"url": action_server_url},
+        "tracker_store": tracker_store(settings, redis_url),
+    }
+    if redis_url:
+        config["lock_store"] = {"type": "redis", **_redis(redis_url), "key_prefix": "ccm-lock"}
+    return config
+
+
+def write_endpoints(path: Path, config: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class RasaClient:
+    """The parts of Rasa's HTTP API the product uses: talking as a customer, and external events."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30) -> None:
+        self.url = (url or os.environ.get("CCM_RASA_URL") or RASA_URL).rstrip("/")
+        token = token or os.environ.get("CCM_RASA_TOKEN")
+        self.params = {"token": token} if token else {}
+        self.http = httpx.Client(timeout=timeout)
+
+    def say(
+        self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """A customer message over the REST channel; returns the assistant's replies."""
+        response = self.http.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": conversation_id, "message": text, "metadata": metadata or {}},
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def trigger(self, conversation_id: str, intent: str, entities: dict[str, Any]) -> list[dict[str, Any]]:
+        """An external event (a notice from the process) on the conversation; returns the replies."""
+        response = self.http.post(
+            f"{self.url}/conversations/{conversation_id}/trigger_intent",
+            params=self.params,
+            json={"name": intent, "entities": entities},
+        )
+        response.raise_for_status()
+        return response.json().get("messages", [])
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class AssistantUnavailable(RuntimeError):
+    """The Rasa environment, its model or one of the two servers is missing or did not start."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_ready(
+    url: str, ready: Callable[[httpx.Response], bool], process: subprocess.Popen, log: Path
+) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssistantUnavailable(f"{url} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if ready(httpx.get(url, timeout=2)):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssistantUnavailable(f"{url} did not come up in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running_assistant(
+    database_url: str, workdir: Path, env: dict[str, str] | None = None
+) -> Iterator[RasaClient]:
+    """Our action server and a Rasa server on free local ports, for tests and benchmarks; stopped on exit.
+
+    The Rasa environment and model are the ones ``make`` builds (``CCM_RASA_BIN``, ``CCM_RASA_MODEL``).
+    """
+    rasa_bin, model = os.environ.get("CCM_RASA_BIN"), os.environ.get("CCM_RASA_MODEL")
+    if not (rasa_bin and model and Path(rasa_bin).exists() and Path(model).exists()):
+        raise AssistantUnavailable(
+            "The Rasa environment or model is missing: run this through `make`, which builds them."
+        )
+    action_port, rasa_port = _free_port(), _free_port()
+    environment = {
+        **os.environ,
+        **(env or {}),
+        "CCM_DATABASE_URL": database_url,
+        "CCM_DATA_DIR": str(workdir),
+        "CCM_ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+    settings = Settings(data_dir=workdir, database_url=database_url)
+    config = endpoints(settings, environment["CCM_ACTION_SERVER_URL"], environment.get("CCM_REDIS_URL"))
+    endpoints_file = write_endpoints(workdir / "endpoints.yml", config)
+    action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=action_log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    processes.append(
+        subprocess.Popen(
+            [
+                rasa_bin,
+                "run",
+                "--enable-api",
+                "--model",
+                model,
+                "--endpoints",
+                str(endpoints_file),
+                "--credentials",
+                "credentials.yml",
+                "--port",
+                str(rasa_port),
+                "--interface",
+                "127.0.0.1",
+            ],
+            cwd=PROJECT_ROOT / "rasa_project",
+            env={**environment, "PYTHONPATH": str(PROJECT_ROOT / "rasa_project")},
+            stdout=rasa_log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+    )
+    client = RasaClient(f"http://127.0.0.1:{rasa_port}")
+    try:
+        _wait_until_ready(
+            f"http://127.0.0.1:{action_port}/health", lambda r: r.status_code == 200, processes[0], action_log
+        )
+        _wait_until_ready(
+            f"http://127.0.0.1:{rasa_port}/status",
+            lambda r: r.status_code == 200 and bool(r.json().get("model_file")),
+            processes[1],
+            rasa_log,
+        )
+        yield client
+    finally:
+        client.close()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    deployment = endpoints(
+        load_settings(),
+        os.environ.get("CCM_ACTION_SERVER_URL", ACTION_SERVER_URL),
+        os.environ.get("CCM_REDIS_URL"),
+    )
+    print(write_endpoints(Path(sys.argv[1] if len(sys.argv) > 1 else "var/rasa/endpoints.yml"), deployment))
