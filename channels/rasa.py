@@ -34,7 +34,7 @@ STARTUP_SECONDS = 240
 def tracker_store(settings: Settings, redis_url: str | None) -> dict[str, Any]:
     """Rasa's tracker store: Redis when configured, else SQL next to the core's database."""
     if redis_url:
-        return {"type": "redis", **_redis(redis_url), "key_prefix": "ccm-tracker:"}
+        return {"type": "redis", **_redis(redis_url), "key_prefix": "ccm"}  # Rasa makes it ccm:tracker:<id>
     url = make_url(os.environ.get("CCM_RASA_TRACKER_URL") or settings.database_url)
     if url.get_backend_name() == "sqlite":
         database = Path(url.database or settings.data_dir / "ccm.db")
@@ -66,7 +66,7 @@ def endpoints(settings: Settings, action_server_url: str, redis_url: str | None)
         "tracker_store": tracker_store(settings, redis_url),
     }
     if redis_url:
-        config["lock_store"] = {"type": "redis", **_redis(redis_url), "key_prefix": "ccm-lock"}
+        config["lock_store"] = {"type": "redis", **_redis(redis_url), "key_prefix": "ccm"}
     return config
 
 
