@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import (
+    answered_yes_or_no,
     channel_of,
     customer_of,
     fold,
@@ -20,7 +21,6 @@ from actions.conversation import (
     text,
     unit_of_work,
     yes_no,
-    yes_or_no,
 )
 from ccm_core.domain import validation
 from ccm_core.domain.errors import CCMError, ValidationFailed
@@ -165,19 +165,15 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:
             return {"consent": None}  # cleared by an action, not answered yet
-        answer = yes_or_no(tracker)
-        if answer is None:
-            say(dispatcher, tracker, "answer_yes_or_no", buttons=yes_no(language_of(tracker)))
-        return {"consent": answer}
+        return {"consent": answered_yes_or_no(dispatcher, tracker)}
 
     def validate_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if value is None:
             return {"confirmed": None}  # cleared by an action, not answered yet
-        answer = yes_or_no(tracker)
+        answer = answered_yes_or_no(dispatcher, tracker)
         if answer is None:
-            say(dispatcher, tracker, "answer_yes_or_no", buttons=yes_no(language_of(tracker)))
             return {"confirmed": None}
         if answer is False:
             say(dispatcher, tracker, "complaint_restart")

@@ -150,6 +150,14 @@ def yes_or_no(tracker: Tracker) -> bool | None:
     return None
 
 
+def answered_yes_or_no(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool | None:
+    """``yes_or_no``, asking for a plain yes or no (with buttons) when the answer is neither."""
+    answer = yes_or_no(tracker)
+    if answer is None:
+        say(dispatcher, tracker, "answer_yes_or_no", buttons=yes_no(language_of(tracker)))
+    return answer
+
+
 def when(moment: dt.datetime | None, language: str) -> str:
     """A date and time as the customer reads it, in the operator's time zone."""
     if moment is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -9,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import customer_of, language_of, say, unit_of_work, yes_no, yes_or_no
+from actions.conversation import answered_yes_or_no, customer_of, language_of, say, unit_of_work
 from actions.status import complaint_buttons, conversation_cases, mentioned_reference
 from ccm_core.domain import validation
 from ccm_core.domain.errors import CCMError, ValidationFailed
@@ -49,9 +50,11 @@ class ActionChooseOpenComplaint(Action):
         return [SlotSet("reference", None)]  # the form that follows ends at once: nothing to ask
 
 
-class ValidateAddInformationForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_add_information_form"
+class CaseFormValidation(FormValidationAction, abc.ABC):
+    """A form about the complaint ``action_choose_open_complaint`` chose; with none, it asks nothing."""
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     async def required_slots(
         self,
@@ -61,6 +64,11 @@ class ValidateAddInformationForm(FormValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         return domain_slots if tracker.get_slot("reference") else []
+
+
+class ValidateAddInformationForm(CaseFormValidation):
+    def name(self) -> str:
+        return "validate_add_information_form"
 
     def validate_information(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -77,28 +85,16 @@ class ValidateAddInformationForm(FormValidationAction):
         return {"information": added}
 
 
-class ValidateWithdrawForm(FormValidationAction):
+class ValidateWithdrawForm(CaseFormValidation):
     def name(self) -> str:
         return "validate_withdraw_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        return domain_slots if tracker.get_slot("reference") else []
 
     def validate_withdraw_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if value is None:
             return {"withdraw_confirmed": None}  # cleared by an action, not answered yet
-        answer = yes_or_no(tracker)
-        if answer is None:
-            say(dispatcher, tracker, "answer_yes_or_no", buttons=yes_no(language_of(tracker)))
-        return {"withdraw_confirmed": answer}
+        return {"withdraw_confirmed": answered_yes_or_no(dispatcher, tracker)}
 
 
 class ActionAddInformation(Action):
