@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 
 rasa-env: $(RASA_STAMP)
 
-$(RASA_STAMP): rasa_project/requirements.txt
+$(RASA_STAMP):  # keyed by the requirements' hash in its path, not by file times (a fresh clone is always newer)
 	@test -n "$(PYTHON310)" || { echo "Rasa needs Python 3.10: install python3.10 (or pyenv install 3.10) or run 'make PYTHON310=/path/to/python3.10 ...'."; exit 1; }
 	@echo "==> Building the Rasa environment in $(RASA_ENV) with $(PYTHON310) (first run: about two minutes, 2.7 GB)"
 	@rm -rf $(RASA_ENV) && $(PYTHON310) -m venv $(RASA_ENV)
