@@ -165,7 +165,7 @@ def running_assistant(
     action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            [sys.executable, "-m", "actions", "--port", str(action_port)],
             cwd=PROJECT_ROOT,
             env=environment,
             stdout=action_log.open("w"),

@@ -1,0 +1,63 @@
+"""The action server: rasa-sdk's own, on loopback, with a safety net around every action.
+
+An action that fails unexpectedly (the database unreachable, say) would leave the
+customer without any answer; instead they are told in their language that nothing they
+said is lost, and a form asks its open question again rather than take an unchecked value.
+
+    python -m actions [--port 5055]   (see actions/__main__.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+from rasa_sdk.endpoint import run
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import ActionExecutor, ActionExecutorRunResult
+from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
+from actions.conversation import text
+
+logger = logging.getLogger("actions")
+
+
+class AnsweringActionExecutor(ActionExecutor):
+    """Runs our actions; an unexpected failure still answers the customer."""
+
+    async def run(
+        self, action_call: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> ActionExecutorRunResult | None:
+        try:
+            return await super().run(action_call, *args, **kwargs)
+        except (ActionExecutionRejection, ActionNotFoundException):
+            raise
+        except Exception as failure:  # anything else: the customer must not be left without an answer
+            name = action_call.get("next_action")
+            # The exception's text may quote what the customer wrote: log its type only.
+            logger.error("action %s failed: %s", name, type(failure).__name__)
+            return failed_turn(action_call)
+
+
+def failed_turn(action_call: dict[str, Any]) -> ActionExecutorRunResult:
+    tracker = action_call.get("tracker") or {}
+    slots = tracker.get("slots") or {}
+    events = []
+    asked = slots.get("requested_slot")
+    if str(action_call.get("next_action", "")).startswith("validate_") and asked:
+        events.append(SlotSet(asked, None))  # ask again rather than keep an unchecked answer
+    message = text(slots.get("language") or "en", "something_went_wrong")
+    return ActionExecutorRunResult(events=events, responses=[{"text": message}])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("CCM_ACTION_SERVER_PORT", "5055")))
+    args = parser.parse_args()
+    logging.basicConfig(level=os.environ.get("CCM_LOG_LEVEL", "INFO"))
+    os.environ.setdefault("SANIC_HOST", "127.0.0.1")
+    executor = AnsweringActionExecutor()
+    executor.register_package("actions")
+    run(executor, port=args.port)
