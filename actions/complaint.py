@@ -14,8 +14,10 @@ from actions.conversation import (
     answered_yes_or_no,
     channel_of,
     customer_of,
+    entity_value,
     fold,
     identity_reaches_customer,
+    intent_of,
     language_of,
     say,
     text,
@@ -42,11 +44,9 @@ def category_by_code(code: str | None) -> views.CategoryView | None:
 
 def _said_it_all(tracker: Tracker) -> str | None:
     """The opening message as the description when it already says what went wrong."""
-    message = tracker.latest_message
-    intent = (message.get("intent") or {}).get("name") or ""
-    words = (message.get("text") or "").split()
-    if intent.startswith(_INTENT_PREFIX) and len(words) >= MIN_DESCRIPTION_WORDS:
-        return message["text"].strip()
+    message = tracker.latest_message.get("text") or ""
+    if intent_of(tracker).startswith(_INTENT_PREFIX) and len(message.split()) >= MIN_DESCRIPTION_WORDS:
+        return message.strip()
     return None
 
 
@@ -59,7 +59,7 @@ class ActionStartComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        intent = intent_of(tracker)
         predicted = intent.removeprefix(_INTENT_PREFIX) if intent.startswith(_INTENT_PREFIX) else None
         events = [SlotSet(name, None) for name in FORM_SLOTS]
         events.append(SlotSet("predicted_category", predicted))
@@ -111,11 +111,8 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:
             return {"category": None}  # cleared by an action, not answered yet
-        message = tracker.latest_message
-        chosen = next(
-            (e.get("value") for e in message.get("entities", []) if e.get("entity") == "category"), None
-        )
-        if chosen is None and (message.get("intent") or {}).get("name") == "affirm":
+        chosen = entity_value(tracker, "category")
+        if chosen is None and intent_of(tracker) == "affirm":
             chosen = tracker.get_slot("predicted_category")
         if chosen is None:
             chosen = _category_named(str(value or ""), language_of(tracker))
@@ -132,10 +129,7 @@ class ValidateComplaintForm(FormValidationAction):
             return {"external_reference": None}  # cleared by an action, not answered yet
         answer = str(value or "").strip()
         none_words = {fold(w.strip()) for w in text(language_of(tracker), "none_words").split(",")}
-        if (
-            fold(answer).strip(" .!") in none_words
-            or (tracker.latest_message.get("intent") or {}).get("name") == "deny"
-        ):
+        if fold(answer).strip(" .!") in none_words or intent_of(tracker) == "deny":
             return {"external_reference": NONE_GIVEN}
         number = next((m for m in _NUMBER.findall(answer) if any(ch.isdigit() for ch in m)), None)
         if number is None:

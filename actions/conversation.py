@@ -38,6 +38,17 @@ def unit_of_work() -> UnitOfWork:
     return core().unit_of_work()
 
 
+def intent_of(tracker: Tracker) -> str:
+    """The intent of the customer's latest message ("" when there is none)."""
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+def entity_value(tracker: Tracker, entity: str) -> Any:
+    """The first value of ``entity`` in the latest message (a tapped button's payload, say), or None."""
+    found = tracker.latest_message.get("entities") or []
+    return next((e.get("value") for e in found if e.get("entity") == entity), None)
+
+
 def language_of(tracker: Tracker) -> str:
     return normalise_language(tracker.get_slot("language"))
 
@@ -139,7 +150,7 @@ _NO = (
 
 def yes_or_no(tracker: Tracker) -> bool | None:
     """The answer to a yes/no question: the intent first, else the words ("no, I don't consent")."""
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    intent = intent_of(tracker)
     if intent in ("affirm", "deny"):
         return intent == "affirm"
     words = re.findall(r"\w+", fold(tracker.latest_message.get("text") or ""))

@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import fold
+from actions.conversation import fold, intent_of
 from ccm_core.domain.lifecycle import CHAT_CHANNELS
 from ccm_core.i18n import LANGUAGES
 
@@ -117,8 +117,9 @@ class ValidateSlotMappings(ValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         message = tracker.latest_message
-        intent = (message.get("intent") or {}).get("name")
-        if intent == "change_language" and (asked := language_asked_for(message.get("text") or "")):
+        if intent_of(tracker) == "change_language" and (
+            asked := language_asked_for(message.get("text") or "")
+        ):
             return {"language": asked}
         if tracker.get_slot("language"):
             return {}

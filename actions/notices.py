@@ -12,7 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import customer_of, unit_of_work
+from actions.conversation import customer_of, entity_value, unit_of_work
 from ccm_core.domain.errors import NotFound, PermissionDenied
 from ccm_core.service_layer import views
 
@@ -26,14 +26,7 @@ class ActionDeliverNotice(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        message_id = next(
-            (
-                e.get("value")
-                for e in tracker.latest_message.get("entities", [])
-                if e.get("entity") == "outbox_id"
-            ),
-            None,
-        )
+        message_id = entity_value(tracker, "outbox_id")
         try:
             notice = views.get_notice(unit_of_work(), customer_of(tracker), int(message_id))
         except (TypeError, ValueError, NotFound, PermissionDenied):

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import customer_of, language_of, say, text, unit_of_work, when
+from actions.conversation import customer_of, entity_value, language_of, say, text, unit_of_work, when
 from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain.errors import NotFound, PermissionDenied
 from ccm_core.i18n import translate
@@ -21,11 +21,8 @@ REFERENCE = re.compile(r"\bCMP-\d{4}-\d{6}\b", re.IGNORECASE)
 
 def mentioned_reference(tracker: Tracker) -> str | None:
     """A reference in the latest message (entity or plain text), upper-cased."""
-    message = tracker.latest_message
-    entity = next(
-        (e.get("value") for e in message.get("entities", []) if e.get("entity") == "reference"), None
-    )
-    found = entity or (m.group(0) if (m := REFERENCE.search(message.get("text") or "")) else None)
+    typed = REFERENCE.search(tracker.latest_message.get("text") or "")
+    found = entity_value(tracker, "reference") or (typed.group(0) if typed else None)
     return found.upper() if found else None
 
 

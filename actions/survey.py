@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import customer_of, fold, say, unit_of_work
+from actions.conversation import customer_of, entity_value, fold, say, unit_of_work
 from actions.notices import SURVEY_SLOTS
 from actions.status import conversation_cases
 from ccm_core.domain.errors import CCMError
@@ -99,6 +99,14 @@ def parse_score(answer: str) -> int | None:
     return None
 
 
+def score_given(tracker: Tracker, typed: str) -> tuple[int | None, bool]:
+    """The score of a tapped 1–5 button, or else read from ``typed``; and whether it was tapped."""
+    tapped = entity_value(tracker, "score")
+    if str(tapped).isdigit():
+        return int(tapped), True
+    return parse_score(typed), False
+
+
 def satisfied_from() -> int:
     return unit_of_work().settings.survey_satisfied_from
 
@@ -124,15 +132,13 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:
             return {"survey_score": None}  # cleared by an action, not answered yet
-        entities = tracker.latest_message.get("entities", [])
-        tapped = next((e.get("value") for e in entities if e.get("entity") == "score"), None)
         typed = str(value or "")
-        score = int(tapped) if str(tapped).isdigit() else parse_score(typed)
+        score, tapped = score_given(tracker, typed)
         if score is None or not 1 <= score <= 5:
             say(dispatcher, tracker, "invalid_score")
             return {"survey_score": None}
         slots: dict[str, Any] = {"survey_score": str(score)}
-        if tapped is None and len(typed.split()) > 3:
+        if not tapped and len(typed.split()) > 3:
             slots["survey_comment"] = typed.strip()  # "2, the replacement is broken too" carries its comment
         return slots
 
@@ -161,15 +167,7 @@ class ActionRecordSurveyAnswer(Action):
         )
         score = tracker.get_slot("survey_score")
         if score is None:
-            tapped = next(
-                (
-                    e.get("value")
-                    for e in tracker.latest_message.get("entities", [])
-                    if e.get("entity") == "score"
-                ),
-                None,
-            )
-            score = tapped if str(tapped).isdigit() else parse_score(tracker.latest_message.get("text") or "")
+            score, _ = score_given(tracker, tracker.latest_message.get("text") or "")
         if reference is None or score is None:
             say(dispatcher, tracker, "no_survey")
             return cleared

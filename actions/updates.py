@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import answered_yes_or_no, customer_of, language_of, say, unit_of_work
+from actions.conversation import answered_yes_or_no, customer_of, intent_of, language_of, say, unit_of_work
 from actions.status import complaint_buttons, conversation_cases, mentioned_reference
 from ccm_core.domain import validation
 from ccm_core.domain.errors import CCMError, ValidationFailed
@@ -37,7 +37,7 @@ class ActionChooseOpenComplaint(Action):
                 SlotSet("information", None),
                 SlotSet("withdraw_confirmed", None),
             ]
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or "add_information"
+        intent = intent_of(tracker) or "add_information"
         if open_cases:
             say(
                 dispatcher,
