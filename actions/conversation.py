@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 import unicodedata
 from functools import cache
@@ -21,7 +20,6 @@ from ccm_core.domain.policy import Actor
 from ccm_core.i18n import normalise_language
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
-logger = logging.getLogger(__name__)
 _LOCALES = Path(__file__).with_name("locales")
 DEFAULT_CHANNEL = Channel.WEB
 _TURKISH_CAPITALS = str.maketrans({"İ": "i", "I": "ı"})
