@@ -19,8 +19,10 @@ MODEL := $(CACHE_DIR)/models/ccm-$(MODEL_HASH).tar.gz
 export RASA_TELEMETRY_ENABLED := false
 export CCM_RASA_BIN := $(abspath $(RASA))
 export CCM_RASA_MODEL := $(MODEL)
+# Browser tests: Debian's Chromium (never a browser download) and the rasa-webchat widget from npm.
+BROWSER_STAMP := tests/browser/node_modules/.installed-$(shell cat tests/browser/package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: run test lint bench bench-chat nlu-eval install rasa-env model clean
+.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat nlu-eval install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -60,7 +62,20 @@ run: install model
 	@echo "==> Starting CCM on http://$${CCM_HOST:-127.0.0.1}:$${CCM_PORT:-8000} (API under /api/v1, docs at /docs), the assistant on :5005 and its actions on :5055; Ctrl-C stops them"
 	@$(BIN)/honcho start -f Procfile
 
-test: install model
+browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "==> Installing Debian's Chromium for the browser tests"; \
+			apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium >/dev/null; }; \
+		else echo "The browser tests need Chromium: install it (Debian: sudo apt-get install chromium)."; exit 1; fi; }
+	@command -v npm >/dev/null || { echo "The browser tests need Node.js and npm to install rasa-webchat: install them."; exit 1; }
+	@echo "==> Installing rasa-webchat for the browser tests (npm ci)"
+	@npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	@rm -f tests/browser/node_modules/.installed-* && touch $@
+
+test: install model browser
 	@$(BIN)/python tests/preflight.py
 	@echo "==> Lint: ruff and the import contracts"
 	@$(BIN)/ruff check .
@@ -71,6 +86,9 @@ test: install model
 	@echo "==> Tests on SQLite and PostgreSQL, with the real Rasa server and action server"
 	@$(BIN)/pytest
 
+pytest: install model browser  # a part of the tests: make pytest ARGS='tests/channels -x'
+	@$(BIN)/pytest $(ARGS)
+
 nlu-eval: install model
 	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python eval/nlu_eval.py --model $(MODEL) --data eval/nlu
 
@@ -80,5 +98,11 @@ bench: install
 bench-chat: install model
 	@$(BIN)/python -m benchmarks.chat
 
+bench-delivery: install model
+	@$(BIN)/python -m benchmarks.delivery
+
+bench-webchat: install model
+	@$(BIN)/python -m benchmarks.webchat
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules

@@ -52,9 +52,14 @@ def language_of(tracker: Tracker) -> str:
 
 
 def channel_of(tracker: Tracker) -> str:
-    """The customer channel this conversation runs on: from the channel's metadata, web otherwise."""
+    """The customer channel this conversation runs on: from the channel's metadata, else from the
+    conversation id (``telegram:12345``: a notice can open a conversation before the customer writes),
+    web otherwise."""
     channel = tracker.get_slot("channel")
-    return channel if channel in CHAT_CHANNELS else DEFAULT_CHANNEL
+    if channel in CHAT_CHANNELS:
+        return channel
+    prefix = (tracker.sender_id or "").partition(":")[0]
+    return prefix if prefix in CHAT_CHANNELS else DEFAULT_CHANNEL
 
 
 def customer_of(tracker: Tracker) -> Actor:

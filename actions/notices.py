@@ -33,6 +33,8 @@ class ActionDeliverNotice(Action):
             return []  # not this conversation's message: say nothing rather than leak it
         dispatcher.utter_message(text=notice.body)
         events: list[EventType] = [SlotSet("reference", notice.reference)]
+        if not tracker.get_slot("language"):  # a conversation the notice opens speaks the case's language
+            events.append(SlotSet("language", notice.language))
         if notice.kind == "survey":
             events += [SlotSet(name, None) for name in SURVEY_SLOTS]
             events.append(SlotSet("survey_reference", notice.reference))

@@ -136,86 +136,121 @@ def _wait_until_ready(
     raise AssistantUnavailable(f"{url} did not come up in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
-@contextmanager
-def running_assistant(
-    database_url: str, workdir: Path, env: dict[str, str] | None = None
-) -> Iterator[RasaClient]:
-    """Our action server and a Rasa server on free local ports, for tests and benchmarks; stopped on exit.
+class AssistantProcesses:
+    """Our action server and a Rasa server on free local ports, for tests and benchmarks.
 
     The Rasa environment and model are the ones ``make`` builds (``CCM_RASA_BIN``, ``CCM_RASA_MODEL``).
+    Rasa can be killed and started again on the same port (the fault tests do).
     """
-    rasa_bin, model = os.environ.get("CCM_RASA_BIN"), os.environ.get("CCM_RASA_MODEL")
-    if not (rasa_bin and model and Path(rasa_bin).exists() and Path(model).exists()):
-        raise AssistantUnavailable(
-            "The Rasa environment or model is missing: run this through `make`, which builds them."
+
+    def __init__(self, database_url: str, workdir: Path, env: dict[str, str] | None = None) -> None:
+        rasa_bin, model = os.environ.get("CCM_RASA_BIN"), os.environ.get("CCM_RASA_MODEL")
+        if not (rasa_bin and model and Path(rasa_bin).exists() and Path(model).exists()):
+            raise AssistantUnavailable(
+                "The Rasa environment or model is missing: run this through `make`, which builds them."
+            )
+        self.rasa_bin, self.model, self.workdir = rasa_bin, model, workdir
+        self.action_port, self.rasa_port = _free_port(), _free_port()
+        self.url = f"http://127.0.0.1:{self.rasa_port}"
+        self.environment = {
+            **os.environ,
+            **(env or {}),
+            "CCM_DATABASE_URL": database_url,
+            "CCM_DATA_DIR": str(workdir),
+            "CCM_ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
+            "RASA_TELEMETRY_ENABLED": "false",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        }
+        settings = Settings(data_dir=workdir, database_url=database_url)
+        config = endpoints(
+            settings, self.environment["CCM_ACTION_SERVER_URL"], self.environment.get("CCM_REDIS_URL")
         )
-    action_port, rasa_port = _free_port(), _free_port()
-    environment = {
-        **os.environ,
-        **(env or {}),
-        "CCM_DATABASE_URL": database_url,
-        "CCM_DATA_DIR": str(workdir),
-        "CCM_ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "RASA_TELEMETRY_ENABLED": "false",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    }
-    settings = Settings(data_dir=workdir, database_url=database_url)
-    config = endpoints(settings, environment["CCM_ACTION_SERVER_URL"], environment.get("CCM_REDIS_URL"))
-    endpoints_file = write_endpoints(workdir / "endpoints.yml", config)
-    action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "actions", "--port", str(action_port)],
+        self.endpoints_file = write_endpoints(workdir / "endpoints.yml", config)
+        self.action_log, self.rasa_log = workdir / "actions.log", workdir / "rasa.log"
+        self.actions: subprocess.Popen | None = None
+        self.rasa: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.actions = subprocess.Popen(
+            [sys.executable, "-m", "actions", "--port", str(self.action_port)],
             cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=action_log.open("w"),
+            env=self.environment,
+            stdout=self.action_log.open("a"),
             stderr=subprocess.STDOUT,
         )
-    ]
-    processes.append(
-        subprocess.Popen(
+        self.start_rasa(wait=False)
+        _wait_until_ready(
+            f"http://127.0.0.1:{self.action_port}/health",
+            lambda r: r.status_code == 200,
+            self.actions,
+            self.action_log,
+        )
+        self.wait_for_rasa()
+
+    def start_rasa(self, wait: bool = True) -> None:
+        self.rasa = subprocess.Popen(
             [
-                rasa_bin,
+                self.rasa_bin,
                 "run",
                 "--enable-api",
                 "--model",
-                model,
+                self.model,
                 "--endpoints",
-                str(endpoints_file),
+                str(self.endpoints_file),
                 "--credentials",
                 "credentials.yml",
                 "--port",
-                str(rasa_port),
+                str(self.rasa_port),
                 "--interface",
                 "127.0.0.1",
             ],
             cwd=PROJECT_ROOT / "rasa_project",
-            env={**environment, "PYTHONPATH": str(PROJECT_ROOT / "rasa_project")},
-            stdout=rasa_log.open("w"),
+            env={**self.environment, "PYTHONPATH": str(PROJECT_ROOT / "rasa_project")},
+            stdout=self.rasa_log.open("a"),
             stderr=subprocess.STDOUT,
         )
-    )
-    client = RasaClient(f"http://127.0.0.1:{rasa_port}")
-    try:
+        if wait:
+            self.wait_for_rasa()
+
+    def wait_for_rasa(self) -> None:
+        assert self.rasa is not None
         _wait_until_ready(
-            f"http://127.0.0.1:{action_port}/health", lambda r: r.status_code == 200, processes[0], action_log
-        )
-        _wait_until_ready(
-            f"http://127.0.0.1:{rasa_port}/status",
+            f"{self.url}/status",
             lambda r: r.status_code == 200 and bool(r.json().get("model_file")),
-            processes[1],
-            rasa_log,
+            self.rasa,
+            self.rasa_log,
         )
-        yield client
-    finally:
-        client.close()
-        for process in processes:
+
+    def kill_rasa(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: no clean shutdown."""
+        if self.rasa is not None:
+            self.rasa.kill()
+            self.rasa.wait()
+
+    def stop(self) -> None:
+        running = [p for p in (self.actions, self.rasa) if p is not None]
+        for process in running:
             process.terminate()
-        for process in processes:
+        for process in running:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def running_assistant(
+    database_url: str, workdir: Path, env: dict[str, str] | None = None
+) -> Iterator[RasaClient]:
+    """The action server and Rasa server of ``AssistantProcesses``, stopped on exit."""
+    processes = AssistantProcesses(database_url, workdir, env)
+    client = RasaClient(processes.url)
+    try:
+        processes.start()
+        yield client
+    finally:
+        client.close()
+        processes.stop()
 
 
 if __name__ == "__main__":

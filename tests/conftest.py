@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from ccm_core.domain.model import Base
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import DEMO_ORGANISATION, Settings
+from channels.rasa import AssistantUnavailable, RasaClient, running_assistant
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CCM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -90,7 +92,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, migrated database of each kind."""
-    if request.param == "sqlite":
+    return empty_database(request, request.param, tmp_path)
+
+
+def empty_database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
         path = tmp_path / "ccm.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
@@ -136,3 +142,32 @@ def uow(make_uow: Callable[[], UnitOfWork]) -> UnitOfWork:
     unit = make_uow()
     seed_organisation(unit, DEMO_ORGANISATION)
     return unit
+
+
+# --- the real assistant (Rasa server and action server), shared by every conversation test ---
+
+
+@dataclass
+class Assistant:
+    rasa: RasaClient
+    settings: Settings
+    engine: Engine
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(session_factory(self.engine), settings=self.settings)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    workdir = tmp_path_factory.mktemp("assistant")
+    with fresh_postgres_database("assistant") as database_url:
+        settings = Settings(data_dir=workdir, database_url=database_url)
+        engine = create_db_engine(database_url)
+        seed_organisation(UnitOfWork(session_factory(engine), settings=settings), DEMO_ORGANISATION)
+        try:
+            with running_assistant(database_url, workdir) as rasa:
+                yield Assistant(rasa, settings, engine)
+        except AssistantUnavailable as missing:
+            pytest.fail(str(missing), pytrace=False)
+        finally:
+            engine.dispose()

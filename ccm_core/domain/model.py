@@ -737,6 +737,15 @@ class OutboxMessage(Base):
     available_at: Mapped[dt.datetime]
     delivered_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Delivery bookkeeping: a worker holds the message until ``lease_until``; ``claim_token``
+    # fences out a worker whose lease ran out. ``rendering`` is what the channel sends,
+    # part by part; ``part_in_flight`` marks a send whose outcome a crash left unknown.
+    claim_token: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+    rendering: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    part_in_flight: Mapped[int | None] = mapped_column(Integer)
 
     complaint: Mapped[Complaint] = relationship()
 
@@ -774,3 +783,27 @@ class UnrecognisedMessage(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(String(32))  # low_confidence or out_of_scope
     status: Mapped[str] = mapped_column(String(16))  # open, assigned, dismissed
+
+
+class ChatMessage(Base):
+    """A message the process sent to a web chat; kept until the customer's page has shown it."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_conversation_id_shown_at", "conversation_id", "shown_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(160))
+    delivery_key: Mapped[str] = mapped_column(String(64), unique=True)  # one row per outbox part
+    content: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+    shown_at: Mapped[dt.datetime | None]
+
+
+class ChatContact(Base):
+    """When the customer last wrote on a conversation (WhatsApp's 24-hour service window)."""
+
+    __tablename__ = "chat_contacts"
+
+    conversation_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    last_inbound_at: Mapped[dt.datetime]

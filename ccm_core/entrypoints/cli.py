@@ -1,4 +1,6 @@
-"""The ``ccm`` command line: what an operator runs to migrate, seed, inspect and serve CCM.
+"""The ``ccm`` command line: what an operator runs to migrate, seed and inspect CCM.
+
+The product's `ccm` command (`ccm.cli`) adds the processes: the web server and the worker.
 
 The CLI is the operator (``Actor.system("cli")``), so it sees every department's cases.
 Whatever goes wrong reaches the operator as one sentence on stderr and a non-zero exit
@@ -16,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-import uvicorn
 import yaml
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -38,7 +39,7 @@ OPERATOR = Actor.system("cli")
 
 app = typer.Typer(
     help="CCM, customer complaint management: set up the database, load the organisation, "
-    "issue API tokens, look at complaints and run the HTTP server.",
+    "issue API tokens and look at complaints.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -59,7 +60,7 @@ def _fail(message: str, exit_code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def _reported(exit_code: int = 1) -> Iterator[None]:
+def reported(exit_code: int = 1) -> Iterator[None]:
     """Turn the core's errors into their one sentence: an operator needs the reason, not a traceback."""
     try:
         yield
@@ -74,7 +75,7 @@ def _shown(url: str) -> str:
 
 
 @contextmanager
-def _core() -> Iterator[Core]:
+def configured_core() -> Iterator[Core]:
     """The configured core on a reachable database with the current schema, disposed afterwards."""
     core = bootstrap()
     try:
@@ -124,7 +125,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations to CCM_DATABASE_URL; running it again changes nothing."""
-    with _reported():
+    with reported():
         core = bootstrap()
         try:
             check_connection(core.engine)
@@ -145,7 +146,7 @@ def seed(
     ] = False,
 ) -> None:
     """Load departments, staff, category routing and the SLA policy; rows are updated, never deleted."""
-    with _reported(), _core() as core:
+    with reported(), configured_core() as core:
         path = file or core.settings.organisation_file
         if if_empty:
             with core.unit_of_work() as uow:
@@ -174,7 +175,7 @@ def create_token(
     name: Annotated[str | None, typer.Option(help="A label to recognise the token by.")] = None,
 ) -> None:
     """Print a new API token alone on the last line; only its hash is stored, so copy it now."""
-    with _reported(exit_code=2), _core() as core:
+    with reported(exit_code=2), configured_core() as core:
         token = services.create_api_token(core.unit_of_work(), role=role, staff_email=staff, name=name)
     typer.echo(f"New {role} token for {staff or name or 'an integration'} (shown only this once):")
     typer.echo(token)
@@ -204,7 +205,7 @@ def list_complaints(
         overdue_at=dt.datetime.now(dt.UTC) if overdue else None,
         limit=limit,
     )
-    with _reported(), _core() as core:
+    with reported(), configured_core() as core:
         cases, total = views.list_complaints(core.unit_of_work(), OPERATOR, criteria)
     if as_json:
         _print_json({"items": [case.as_dict() for case in cases], "total": total})
@@ -237,7 +238,7 @@ def show_complaint(
     timeline: Annotated[bool, typer.Option("--timeline", help="Add everything that happened to it.")] = False,
 ) -> None:
     """Show one complaint in full, customer contact details included."""
-    with _reported(), _core() as core:
+    with reported(), configured_core() as core:
         case = views.get_complaint(core.unit_of_work(), OPERATOR, reference)
         entries = views.complaint_timeline(core.unit_of_work(), OPERATOR, reference) if timeline else None
     if as_json:
@@ -314,25 +315,3 @@ def _timeline_row(entry: TimelineEntry) -> tuple[str, ...]:
     if entry.kind == "outbox":
         what = f"{entry.what} ({entry.details.get('status')}, {entry.details.get('channel')})"
     return (_when(entry.at), entry.kind, entry.actor or "-", step, what)
-
-
-# --- server ---
-
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind (default: CCM_HOST, 127.0.0.1).")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port to listen on (default: CCM_PORT, 8000).")
-    ] = None,
-) -> None:
-    """Run the HTTP API (docs at /docs) until Ctrl-C."""
-    with _reported(), _core() as core:
-        settings = core.settings
-    uvicorn.run(
-        "ccm_core.entrypoints.api:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-    )

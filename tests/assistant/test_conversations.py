@@ -18,7 +18,7 @@ from actions.conversation import text
 from ccm_core.domain.model import Complaint, OutboxMessage, UnrecognisedMessage
 from ccm_core.i18n import translate
 from ccm_core.service_layer import services, views
-from tests.assistant.conftest import Assistant
+from tests.conftest import Assistant
 
 LANGUAGES = ["tr", "en", "de"]
 REFERENCE = re.compile(r"CMP-\d{4}-\d{6}")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from ccm.cli import app
 from ccm_core.domain.policy import Actor
-from ccm_core.entrypoints.cli import app
 from ccm_core.service_layer import services
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import DEMO_ORGANISATION

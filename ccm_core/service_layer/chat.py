@@ -1,0 +1,101 @@
+"""What chat channels keep in the core: when a customer last wrote, and web chat messages not yet shown."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ccm_core.domain.model import ChatContact, ChatMessage
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+
+
+def note_customer_contact(uow: UnitOfWork, channel: str, conversation_id: str) -> None:
+    """The customer wrote just now (opens WhatsApp's 24-hour window for free-form messages)."""
+    with uow:
+        now = uow.now()
+        contact = uow.session.get(ChatContact, conversation_id)
+        if contact is None:
+            uow.session.add(
+                ChatContact(conversation_id=conversation_id, channel=channel, last_inbound_at=now)
+            )
+        else:
+            contact.last_inbound_at = max(contact.last_inbound_at, now)
+        try:
+            uow.session.commit()
+        except IntegrityError:  # another replica recorded the same conversation's first message
+            uow.session.rollback()
+
+
+def last_customer_contact(uow: UnitOfWork, conversation_id: str) -> dt.datetime | None:
+    with uow:
+        contact = uow.session.get(ChatContact, conversation_id)
+        return contact.last_inbound_at if contact else None
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    id: int
+    content: dict[str, Any]
+    created_at: dt.datetime
+
+
+def store_chat_message(
+    uow: UnitOfWork, conversation_id: str, delivery_key: str, content: dict[str, Any]
+) -> bool:
+    """Keep a message for a web chat; a repeated ``delivery_key`` is stored once (False the second time)."""
+    with uow:
+        uow.session.add(
+            ChatMessage(
+                conversation_id=conversation_id,
+                delivery_key=delivery_key,
+                content=content,
+                created_at=uow.now(),
+            )
+        )
+        try:
+            uow.session.commit()
+            return True
+        except IntegrityError:
+            uow.session.rollback()
+            return False
+
+
+def unshown_chat_messages(uow: UnitOfWork, conversation_id: str) -> list[ChatLine]:
+    """Messages the customer's page has not shown yet, oldest first."""
+    with uow:
+        rows = uow.session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.conversation_id == conversation_id, ChatMessage.shown_at.is_(None))
+            .order_by(ChatMessage.id)
+        ).all()
+        return [ChatLine(row.id, row.content, row.created_at) for row in rows]
+
+
+def mark_chat_messages_shown(uow: UnitOfWork, ids: list[int]) -> None:
+    if not ids:
+        return
+    with uow:
+        uow.session.execute(
+            update(ChatMessage)
+            .where(ChatMessage.id.in_(ids), ChatMessage.shown_at.is_(None))
+            .values(shown_at=uow.now())
+        )
+        uow.session.commit()
+
+
+def conversations_with_unshown(uow: UnitOfWork, conversation_ids: list[str]) -> list[str]:
+    """Of these (connected) conversations, the ones with messages waiting."""
+    if not conversation_ids:
+        return []
+    with uow:
+        return list(
+            uow.session.scalars(
+                select(ChatMessage.conversation_id)
+                .where(ChatMessage.conversation_id.in_(conversation_ids), ChatMessage.shown_at.is_(None))
+                .distinct()
+            )
+        )

@@ -1,0 +1,177 @@
+"""Delivering the outbox: workers claim due messages, record what they send, and never send a part twice.
+
+A message is held by one worker at a time through a lease (``lease_until``) and a
+fencing token (``claim_token``): a worker whose lease ran out can no longer write,
+because every write names the token it claimed with. The parts a channel sends are
+stored before the first one goes; each part is marked in flight before its send
+and sent after it, so a worker killed mid-batch resumes where it stopped. A part
+left in flight by a crash on a channel that cannot de-duplicate is not sent again:
+the message is recorded as failed with that reason, for staff to see.
+
+Messages to one conversation go out in order: a message waits while an older one
+to the same recipient is still pending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import aliased
+
+from ccm_core.domain.model import OutboxMessage
+from ccm_core.domain.policy import Actor
+from ccm_core.service_layer import services
+from ccm_core.service_layer.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An outbox message a worker holds, with what it needs to deliver it."""
+
+    outbox_id: int
+    token: int
+    kind: str
+    language: str
+    channel: str
+    recipient: str
+    reference: str
+    body: str
+    attempts: int
+    rendering: list[dict[str, Any]] | None
+    parts_sent: int
+    part_in_flight: int | None
+
+
+def claim_outbox_messages(
+    uow: UnitOfWork, worker: str, channels: Collection[str], *, limit: int, lease_seconds: int
+) -> list[Claim]:
+    """Take up to ``limit`` due messages for ``channels``, the oldest per recipient only."""
+    with uow:
+        now = uow.now()
+        older = aliased(OutboxMessage)
+        waiting_behind_older = exists().where(
+            older.status == "pending",
+            older.channel == OutboxMessage.channel,
+            older.recipient == OutboxMessage.recipient,
+            older.id < OutboxMessage.id,
+        )
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.available_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                OutboxMessage.channel.in_(list(channels)),
+                OutboxMessage.recipient.is_not(None),
+                ~waiting_behind_older,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        )
+        lease = now + dt.timedelta(seconds=lease_seconds)
+        claimed: list[int] = []
+        try:
+            for message_id in uow.session.scalars(due).all():
+                taken = uow.session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == message_id,
+                        OutboxMessage.status == "pending",
+                        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                    )
+                    .values(
+                        claim_token=OutboxMessage.claim_token + 1, claimed_by=worker[:64], lease_until=lease
+                    )
+                )
+                if taken.rowcount == 1:
+                    claimed.append(message_id)
+            uow.session.commit()
+        except OperationalError:  # SQLite: another worker wrote first; its claims win this round
+            uow.session.rollback()
+            return []
+        rows = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
+        ).all()
+        return [
+            Claim(
+                outbox_id=row.id,
+                token=row.claim_token,
+                kind=row.kind,
+                language=row.language,
+                channel=row.channel,
+                recipient=row.recipient or "",
+                reference=str(row.payload.get("reference", "")),
+                body=row.body,
+                attempts=row.attempts,
+                rendering=row.rendering,
+                parts_sent=row.parts_sent,
+                part_in_flight=row.part_in_flight,
+            )
+            for row in rows
+        ]
+
+
+def _fenced(uow: UnitOfWork, claim: Claim, **values: Any) -> bool:
+    """Write ``values`` if this worker still holds the message; False when its lease was taken over."""
+    with uow:
+        changed = uow.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == claim.outbox_id,
+                OutboxMessage.claim_token == claim.token,
+                OutboxMessage.status == "pending",
+            )
+            .values(**values)
+        )
+        uow.session.commit()
+        return changed.rowcount == 1
+
+
+def save_rendering(uow: UnitOfWork, claim: Claim, parts: list[dict[str, Any]]) -> bool:
+    """Store the parts before the first send, so a restart sends the same words without asking again."""
+    return _fenced(uow, claim, rendering=parts, parts_sent=0, part_in_flight=None)
+
+
+def begin_part(uow: UnitOfWork, claim: Claim, index: int) -> bool:
+    return _fenced(uow, claim, part_in_flight=index)
+
+
+def end_part(uow: UnitOfWork, claim: Claim, index: int) -> bool:
+    return _fenced(uow, claim, parts_sent=index + 1, part_in_flight=None)
+
+
+def finish_delivery(uow: UnitOfWork, claim: Claim, actor: Actor) -> None:
+    """Every part went out: the message is delivered (an acknowledgement meets its deadline)."""
+    if _fenced(uow, claim, lease_until=None):
+        services.mark_outbox_delivered(uow, actor, claim.outbox_id)
+
+
+def retry_delivery(uow: UnitOfWork, claim: Claim, *, error: str, retry_at: dt.datetime) -> None:
+    """Not sent this time (the assistant or the platform was down): try again from ``retry_at``."""
+    _fenced(
+        uow,
+        claim,
+        attempts=claim.attempts + 1,
+        last_error=error[:2000],
+        available_at=retry_at,
+        lease_until=None,
+        part_in_flight=None,
+    )
+
+
+def fail_delivery(uow: UnitOfWork, claim: Claim, *, error: str) -> None:
+    """Give up on the message and keep the reason; it is never dropped silently."""
+    _fenced(
+        uow,
+        claim,
+        status="failed",
+        attempts=claim.attempts + 1,
+        last_error=error[:2000],
+        lease_until=None,
+    )

@@ -1,0 +1,27 @@
+"""What every channel adapter needs, built once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ccm_core.adapters.db import session_factory
+from ccm_core.adapters.guard import Guard, guard_for
+from ccm_core.bootstrap import Core
+from channels.inbound import AsyncRasa, Inbound
+from channels.settings import ChannelSettings
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    core: Core
+    settings: ChannelSettings
+    guard: Guard
+    rasa: AsyncRasa
+    inbound: Inbound
+
+
+def channel_context(core: Core, settings: ChannelSettings | None = None) -> ChannelContext:
+    settings = settings or ChannelSettings()
+    guard = guard_for(session_factory(core.engine), settings.redis_url or None)
+    rasa = AsyncRasa(settings.rasa_url, settings.rasa_token)
+    return ChannelContext(core, settings, guard, rasa, Inbound(core, rasa, guard, settings.chat_rate_limit))

@@ -1,0 +1,148 @@
+"""The delivery worker (``ccm worker``): every message the process owes a customer reaches their chat once.
+
+For each due outbox message the worker triggers the customer's conversation through
+Rasa's external-event API (``EXTERNAL_notice`` / ``EXTERNAL_survey`` with the message's
+id), so the dialogue knows what was said and understands the answer (a survey score)
+in context; the assistant's words go out through the customer's channel. When Rasa
+or the platform is down the message is tried again with exponential back-off; after
+``CCM_DELIVERY_MAX_ATTEMPTS`` attempts, or on a permanent refusal (the customer blocked
+the bot), it is recorded as failed with the reason. The bookkeeping that makes this
+safe with several workers and across restarts is in ``ccm_core.service_layer.delivery``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+
+from ccm_core.adapters.guard import DatabaseGuard
+from ccm_core.domain.policy import Actor
+from ccm_core.service_layer import delivery
+from ccm_core.service_layer.delivery import Claim
+from channels.context import ChannelContext
+from channels.inbound import AssistantUnreachable
+from channels.messages import Reply, conversation_id, replies_from_rasa
+from channels.sending import DeliveryFailed, Notice, Sender
+
+log = logging.getLogger(__name__)
+WORKER = Actor.system("worker")
+HOUSEKEEPING_SECONDS = 3600
+
+
+def address_of(claim: Claim) -> str:
+    """The platform address in the outbox's recipient (stored as the conversation id)."""
+    prefix = f"{claim.channel}:"
+    return claim.recipient[len(prefix) :] if claim.recipient.startswith(prefix) else claim.recipient
+
+
+class DeliveryWorker:
+    def __init__(self, ctx: ChannelContext, senders: dict[str, Sender], worker_id: str) -> None:
+        self.ctx = ctx
+        self.senders = senders
+        self.worker_id = worker_id
+        self.settings = ctx.settings
+
+    def uow(self):
+        return self.ctx.core.unit_of_work()
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due messages, concurrently (they are for different conversations)."""
+        claims = await asyncio.to_thread(
+            delivery.claim_outbox_messages,
+            self.uow(),
+            self.worker_id,
+            list(self.senders),
+            limit=self.settings.worker_batch,
+            lease_seconds=self.settings.delivery_lease_seconds,
+        )
+        await asyncio.gather(*(self.deliver(claim) for claim in claims))
+        return len(claims)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        next_housekeeping = 0.0
+        while not stop.is_set():
+            handled = await self.run_once()
+            loop_time = asyncio.get_running_loop().time()
+            if loop_time >= next_housekeeping and isinstance(self.ctx.guard, DatabaseGuard):
+                week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+                await asyncio.to_thread(self.ctx.guard.forget_before, week_ago)
+                next_housekeeping = loop_time + HOUSEKEEPING_SECONDS
+            if not handled:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_seconds)
+
+    async def deliver(self, claim: Claim) -> None:
+        try:
+            await self._deliver(claim)
+        except DeliveryFailed as failure:
+            await self._failed(claim, failure)
+        except AssistantUnreachable as down:
+            await self._failed(claim, DeliveryFailed(f"assistant unreachable: {down}"))
+        except Exception as error:  # a bug must not stop the other deliveries; the message is retried
+            log.exception("delivery of outbox message %s failed unexpectedly", claim.outbox_id)
+            await self._failed(claim, DeliveryFailed(f"unexpected {type(error).__name__}"))
+
+    async def _deliver(self, claim: Claim) -> None:
+        sender = self.senders[claim.channel]
+        if claim.part_in_flight is not None and not sender.idempotent:
+            raise DeliveryFailed(
+                f"interrupted while sending part {claim.part_in_flight + 1}; it may have reached the "
+                "customer, so it is not sent again",
+                permanent=True,
+            )
+        address = address_of(claim)
+        parts = claim.rendering
+        if parts is None:
+            notice = Notice(
+                outbox_id=claim.outbox_id,
+                kind=claim.kind,
+                language=claim.language,
+                reference=claim.reference,
+                body=claim.body,
+                conversation_id=conversation_id(claim.channel, address),
+            )
+            intent = "EXTERNAL_survey" if claim.kind == "survey" else "EXTERNAL_notice"
+            messages = await self.ctx.rasa.trigger(
+                notice.conversation_id, intent, {"outbox_id": claim.outbox_id}
+            )
+            replies = replies_from_rasa(messages) or [Reply(claim.body)]
+            parts = sender.prepare(notice, replies, dt.datetime.now(dt.UTC))
+            if not await asyncio.to_thread(delivery.save_rendering, self.uow(), claim, parts):
+                return  # the lease ran out and another worker holds the message now
+        for index in range(claim.parts_sent, len(parts)):
+            if not await asyncio.to_thread(delivery.begin_part, self.uow(), claim, index):
+                return
+            # A DeliveryFailed means the platform did not take the part; retry_delivery clears the mark.
+            await sender.send(address, parts[index], key=f"outbox:{claim.outbox_id}:{index}")
+            await asyncio.to_thread(delivery.end_part, self.uow(), claim, index)
+        await asyncio.to_thread(delivery.finish_delivery, self.uow(), claim, WORKER)
+        log.info("outbox message %s (%s) delivered on %s", claim.outbox_id, claim.kind, claim.channel)
+
+    async def _failed(self, claim: Claim, failure: DeliveryFailed) -> None:
+        attempts = claim.attempts + 1
+        if failure.permanent or attempts >= self.settings.delivery_max_attempts:
+            log.warning("outbox message %s failed for good: %s", claim.outbox_id, failure.reason)
+            await asyncio.to_thread(delivery.fail_delivery, self.uow(), claim, error=failure.reason)
+            return
+        retry_at = self._later(claim, failure)
+        log.info(
+            "outbox message %s not delivered (attempt %s); retrying at %s",
+            claim.outbox_id,
+            attempts,
+            retry_at,
+        )
+        await asyncio.to_thread(
+            delivery.retry_delivery, self.uow(), claim, error=failure.reason, retry_at=retry_at
+        )
+
+    def _later(self, claim: Claim, failure: DeliveryFailed) -> dt.datetime:
+        """Exponential back-off with jitter, or the platform's own ``retry_after``."""
+        if failure.retry_after is not None:
+            delay = failure.retry_after
+        else:
+            base = self.settings.delivery_retry_seconds * 2**claim.attempts
+            delay = min(base, self.settings.delivery_retry_max_seconds) * random.uniform(0.8, 1.2)
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)

@@ -1,0 +1,142 @@
+"""A customer's message from any channel, on its way to the assistant and back.
+
+Every channel (web chat, Telegram, WhatsApp) hands its messages here: a repeated
+delivery is answered once, a customer who floods the conversation is asked to slow
+down, and the assistant's replies come back for the channel to render. When the
+assistant cannot be reached the delivery is released, so the platform's own retry
+(or the customer's next attempt) brings it back: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ccm_core.adapters.guard import Guard
+from ccm_core.bootstrap import Core
+from ccm_core.i18n import normalise_language, translate
+from ccm_core.service_layer import chat
+from channels.messages import Reply, conversation_id, replies_from_rasa
+
+log = logging.getLogger(__name__)
+
+
+class AssistantUnreachable(RuntimeError):
+    """Rasa did not answer; the message was not handled and may be delivered again."""
+
+
+class AsyncRasa:
+    """Rasa's REST channel and external-event API, for async adapters and the worker."""
+
+    def __init__(self, url: str, token: str = "", timeout: float = 30) -> None:
+        self.url = url.rstrip("/")
+        self.params = {"token": token} if token else {}
+        self.http = httpx.AsyncClient(timeout=timeout)
+
+    async def say(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            response = await self.http.post(
+                f"{self.url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": text, "metadata": metadata},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise AssistantUnreachable(_described(error)) from error
+        return response.json()
+
+    async def trigger(self, sender: str, intent: str, entities: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            response = await self.http.post(
+                f"{self.url}/conversations/{sender}/trigger_intent",
+                params=self.params,
+                json={"name": intent, "entities": entities},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise AssistantUnreachable(_described(error)) from error
+        return response.json().get("messages") or []
+
+    async def slot(self, sender: str, name: str) -> Any:
+        """A slot of the conversation (its language, for a platform that does not say); None if unknown."""
+        try:
+            response = await self.http.get(
+                f"{self.url}/conversations/{sender}/tracker",
+                params={**self.params, "include_events": "NONE"},
+            )
+            response.raise_for_status()
+            return (response.json().get("slots") or {}).get(name)
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def _described(error: httpx.HTTPError) -> str:
+    """The error without its URL: that names the customer's conversation (a chat id, a number)."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"Rasa answered HTTP {error.response.status_code}"
+    return f"Rasa not reachable ({type(error).__name__})"
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """One message as a channel received it. ``text`` may be a button's payload (``/affirm``)."""
+
+    channel: str
+    address: str  # Telegram chat id, WhatsApp number, web session id
+    text: str
+    language: str | None = None  # what the platform knows (Telegram's language_code, the page's language)
+    delivery_id: str | None = None  # the platform's id for de-duplication (update_id, wamid)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def conversation_id(self) -> str:
+        return conversation_id(self.channel, self.address)
+
+
+class Inbound:
+    """Hands customer messages to the assistant, once each, within the rate limit."""
+
+    def __init__(self, core: Core, rasa: AsyncRasa, guard: Guard, rate_limit: int) -> None:
+        self.core = core
+        self.rasa = rasa
+        self.guard = guard
+        self.rate_limit = rate_limit
+
+    async def handle(self, message: CustomerMessage) -> list[Reply] | None:
+        """The assistant's replies; ``None`` when this delivery was already handled (or is being handled).
+
+        Raises ``AssistantUnreachable`` when Rasa is down: the delivery stays unhandled.
+        """
+        key = f"{message.channel}:{message.delivery_id}" if message.delivery_id else None
+        if key and not await asyncio.to_thread(self.guard.claim, key):
+            return None
+        try:
+            replies = await self._answer(message)
+        except BaseException:
+            if key:
+                await asyncio.to_thread(self.guard.release, key)
+            raise
+        if key:
+            await asyncio.to_thread(self.guard.finish, key)
+        return replies
+
+    async def _answer(self, message: CustomerMessage) -> list[Reply]:
+        sender = message.conversation_id
+        await asyncio.to_thread(chat.note_customer_contact, self.core.unit_of_work(), message.channel, sender)
+        if not await asyncio.to_thread(self.guard.allow, f"rate:{sender}", self.rate_limit):
+            log.info("rate limit reached on a %s conversation", message.channel)
+            return [Reply(translate(normalise_language(message.language), "chat.rate_limited"))]
+        metadata = {**message.metadata, "channel": message.channel}
+        if message.language:
+            metadata["language"] = message.language
+        return replies_from_rasa(await self.rasa.say(sender, message.text, metadata))
+
+
+def unavailable_reply(language: str | None) -> Reply:
+    return Reply(translate(normalise_language(language), "chat.unavailable"))
