@@ -86,3 +86,40 @@ def test_serve_takes_a_complaint_the_cli_then_finds(run_ccm_alone, base_env, tmp
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def test_serve_says_which_channels_are_on_and_mounts_only_those(run_ccm_alone, base_env, tmp_path):
+    assert run_ccm_alone("db", "upgrade").returncode == 0
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CCM_TELEGRAM_", "CCM_WHATSAPP_"))},
+        **base_env,
+        "CCM_TELEGRAM_BOT_TOKEN": "7012345678:AAHk3vQeR5fX0Zq2w9mB1sL8cT4yU6iPoJa",
+    }
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(CCM), "serve", "--port", str(port)],
+            env=environment,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=output,
+        )
+        try:
+            wait_until_healthy(server, base_url, log)
+            started = log.read_text()
+            assert "web chat: on at /chat" in started
+            assert "telegram: off (set CCM_TELEGRAM_WEBHOOK_SECRET to turn it on)" in started
+            assert (
+                "whatsapp: off (set CCM_WHATSAPP_TOKEN, CCM_WHATSAPP_PHONE_NUMBER_ID, "
+                "CCM_WHATSAPP_APP_SECRET, CCM_WHATSAPP_VERIFY_TOKEN to turn it on)"
+            ) in started
+
+            page = httpx.get(f"{base_url}/chat?lang=de", timeout=10)
+            assert page.status_code == 200 and 'lang="de"' in page.text
+            assert httpx.post(f"{base_url}/channels/telegram/webhook", json={}, timeout=10).status_code == 404
+            assert httpx.get(f"{base_url}/channels/whatsapp/webhook", timeout=10).status_code == 404
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
