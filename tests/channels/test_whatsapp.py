@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import threading
 from collections.abc import Coroutine, Iterator
@@ -38,6 +37,7 @@ from channels.delivery import DeliveryWorker
 from channels.messages import Button, Reply
 from channels.sending import DeliveryFailed
 from channels.settings import ChannelSettings
+from tests.assistant.test_conversations import DELIVERY, DELIVERY_LABEL, ORDER, REFERENCE
 from tests.conftest import Assistant
 from tests.fakes.whatsapp import API_VERSION, PHONE_NUMBER_ID, TOKEN, Failure, FakeWhatsApp, fake_whatsapp
 
@@ -47,16 +47,7 @@ VERIFY_TOKEN = "ccm-verify-3d1f9a"
 TEMPLATES = {"interim_notice": "ccm_interim_notice", "survey": "ccm_survey"}
 LEAD = "elif.kaya@example.com"
 COUNTRY = {"tr": "90", "en": "44", "de": "49"}
-REFERENCE = re.compile(r"CMP-\d{4}-\d{6}")
-DELIVERY = {
-    "tr": "Kargom iki haftadır gelmedi ve kargo firması telefonlara hiç cevap vermiyor",
-    "en": "My parcel still hasn't arrived after two weeks and the courier never answers the phone",
-    "de": "Mein Paket ist nach zwei Wochen noch nicht angekommen und der Paketdienst geht nie ans Telefon",
-}
-DELIVERY_LABEL = {"tr": "Teslimat", "en": "Delivery", "de": "Lieferung"}
 LOGISTICS = {"tr": "Lojistik", "en": "Logistics", "de": "Logistik"}
-ORDER = {"tr": "sipariş numaram 4711-2233", "en": "order number 4711-2233", "de": "Bestellnummer 4711-2233"}
-YES = {"tr": "evet", "en": "yes", "de": "ja"}
 
 
 # --- the pieces: the fake Cloud API, the served router, a worker on its own event loop ---
