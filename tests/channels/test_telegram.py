@@ -15,7 +15,6 @@ import itertools
 import json
 import random
 import re
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +40,7 @@ from channels.sending import DeliveryFailed, Notice
 from channels.settings import ChannelSettings
 from tests.conftest import Assistant
 from tests.fakes.telegram import BLOCKED, CHAT_NOT_FOUND, FakeTelegram, fake_telegram, flood
-from tests.http_server import serving
+from tests.http_server import free_port, serving
 
 # PTB 22 warns inside its own RetryAfter that the int becomes a timedelta; the sender reads either.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
@@ -242,12 +241,6 @@ def deliver_due(core: Core, settings: ChannelSettings) -> int:
     return asyncio.run(run())
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # --- conversations through the webhook ---
 
 
@@ -394,7 +387,7 @@ def test_group_chats_and_edited_messages_are_ignored(fake: FakeTelegram, webhook
 def test_while_the_assistant_is_down_the_webhook_asks_telegram_to_retry(
     fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
 ) -> None:
-    down = dataclasses.replace(settings, rasa_url=f"http://127.0.0.1:{closed_port()}")
+    down = dataclasses.replace(settings, rasa_url=f"http://127.0.0.1:{free_port()}")
     customer = TelegramCustomer(fake, webhook, "de")
     update = customer.message_update(DELIVERY["de"])
     with served_webhook(core, down) as unready:
@@ -577,7 +570,7 @@ def test_telegram_refusals_become_delivery_failures(
     assert failure().permanent
 
     unreachable = failure(
-        dataclasses.replace(bot_settings, telegram_api_url=f"http://127.0.0.1:{closed_port()}/bot")
+        dataclasses.replace(bot_settings, telegram_api_url=f"http://127.0.0.1:{free_port()}/bot")
     )
     assert (unreachable.permanent, unreachable.retry_after) == (False, None)
     assert fake.messages("6120000002") == []  # nothing reached the chat
