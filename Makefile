@@ -22,7 +22,7 @@ export CCM_RASA_MODEL := $(MODEL)
 # Browser tests: Debian's Chromium (never a browser download) and the rasa-webchat widget from npm.
 BROWSER_STAMP := tests/browser/node_modules/.installed-$(shell cat tests/browser/package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat nlu-eval install browser rasa-env model clean
+.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat bench-slack nlu-eval install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -103,6 +103,9 @@ bench-delivery: install model
 
 bench-webchat: install model
 	@$(BIN)/python -m benchmarks.webchat
+
+bench-slack: install
+	@$(BIN)/python -m benchmarks.slack_ack
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules

@@ -2,17 +2,22 @@
 
 ``/api/v1`` is the core's API; ``/chat`` the web chat page with its socket.io endpoint;
 ``/channels/telegram/webhook`` and ``/channels/whatsapp/webhook`` receive the platforms'
-webhooks when their secrets are configured. Every replica serves all of them: the state
-they share lives in the database or Redis.
+webhooks when their secrets are configured; ``/slack/events`` is the staff's Slack app.
+Every replica serves all of them: the state they share lives in the database or Redis.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
 
 from ccm_core.bootstrap import Core
 from ccm_core.entrypoints import api
-from channels import telegram, web, whatsapp
+from channels import slack, telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
 from channels.settings import ChannelSettings
 
@@ -23,7 +28,7 @@ def report_channels(settings: ChannelSettings) -> list[str]:
     """One line per customer channel: on, or off with the settings it lacks."""
     missing = settings.missing()
     lines = ["web chat: on at /chat"]
-    for channel in ("telegram", "whatsapp"):
+    for channel in ("telegram", "whatsapp", "slack"):
         if channel in missing:
             lines.append(f"{channel}: off (set {', '.join(missing[channel])} to turn it on)")
         else:
@@ -48,4 +53,22 @@ def create_app(core: Core | None = None, settings: ChannelSettings | None = None
         app.include_router(telegram.routes(ctx))
     if settings.whatsapp_on:
         app.include_router(whatsapp.routes(ctx))
+    if settings.slack_on:
+        staff_app = slack.StaffApp(ctx)
+        if settings.slack_mode == "socket":
+            keep_connected(app, lambda: slack.socket_mode(staff_app, settings.slack_app_token))
+        else:
+            app.include_router(slack.routes(staff_app))
     return web.mount(app, ctx)
+
+
+def keep_connected(app: FastAPI, connection: Callable[[], AbstractAsyncContextManager[None]]) -> None:
+    """Hold ``connection`` open while the server runs (Slack's Socket Mode)."""
+    app_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running_app: Any) -> AsyncIterator[Any]:
+        async with app_lifespan(running_app) as state, connection():
+            yield state
+
+    app.router.lifespan_context = lifespan

@@ -1,4 +1,4 @@
-"""The worker process: delivers the outbox through every customer channel that is on."""
+"""The worker process: delivers the outbox to every customer channel that is on, and tells staff in Slack."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import os
 import signal
 import socket
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from ccm_core.bootstrap import Core
 from channels import telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
 from channels.delivery import DeliveryWorker
 from channels.sending import Sender
 from channels.settings import ChannelSettings
+from channels.slack import SlackNotifier
 
 log = logging.getLogger("ccm.worker")
 
@@ -41,7 +44,12 @@ async def run_worker(core: Core, settings: ChannelSettings, worker_id: str) -> N
         loop.add_signal_handler(signum, stop.set)
     senders = senders_for(ctx)
     log.info("worker %s delivering to: %s", worker_id, ", ".join(sorted(senders)))
+    jobs = [DeliveryWorker(ctx, senders, worker_id).run_forever(stop)]
+    if settings.slack_on:
+        client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        jobs.append(SlackNotifier(ctx, client, worker_id).run_forever(stop))
+        log.info("worker %s telling staff in Slack and raising SLA alerts", worker_id)
     try:
-        await DeliveryWorker(ctx, senders, worker_id).run_forever(stop)
+        await asyncio.gather(*jobs)
     finally:
         await ctx.rasa.aclose()

@@ -2,7 +2,8 @@
 
 Every channel (web chat, Telegram, WhatsApp) hands its messages here: a repeated
 delivery is answered once, a customer who floods the conversation is asked to slow
-down, and the assistant's replies come back for the channel to render. When the
+down, and the assistant's replies come back for the channel to render. While staff have
+taken the conversation over (a handoff), the customer's words go to them instead. When the
 assistant cannot be reached the delivery is released, so the platform's own retry
 (or the customer's next attempt) brings it back: nothing is dropped silently.
 """
@@ -18,8 +19,10 @@ import httpx
 
 from ccm_core.adapters.guard import Guard
 from ccm_core.bootstrap import Core
+from ccm_core.domain.errors import CCMError
+from ccm_core.domain.policy import Actor
 from ccm_core.i18n import normalise_language, translate
-from ccm_core.service_layer import chat
+from ccm_core.service_layer import chat, services
 from channels.messages import Reply, conversation_id, replies_from_rasa
 
 log = logging.getLogger(__name__)
@@ -132,10 +135,30 @@ class Inbound:
         if not await asyncio.to_thread(self.guard.allow, f"rate:{sender}", self.rate_limit):
             log.info("rate limit reached on a %s conversation", message.channel)
             return [Reply(translate(normalise_language(message.language), "chat.rate_limited"))]
+        if reference := await asyncio.to_thread(
+            chat.handed_over_case, self.core.unit_of_work(), message.channel, sender
+        ):
+            try:
+                await self._to_staff(message, reference)
+                return []
+            except CCMError:  # the case closed a moment ago: the assistant answers after all
+                log.info("a handed-over case no longer takes messages; the assistant answers")
         metadata = {**message.metadata, "channel": message.channel}
         if message.language:
             metadata["language"] = message.language
         return replies_from_rasa(await self.rasa.say(sender, message.text, metadata))
+
+    async def _to_staff(self, message: CustomerMessage, reference: str) -> None:
+        """A person has the conversation: the words go into the case, and from there to the staff's thread."""
+        actor = Actor.customer(channel=message.channel, external_id=message.conversation_id)
+        await asyncio.to_thread(
+            services.add_customer_message,
+            self.core.unit_of_work(),
+            actor,
+            reference,
+            body=message.text,
+            channel=message.channel,
+        )
 
 
 def unavailable_reply(language: str | None) -> Reply:

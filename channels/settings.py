@@ -56,6 +56,14 @@ class ChannelSettings:
         default_factory=lambda: _templates(_env("CCM_WHATSAPP_TEMPLATES"))
     )
 
+    slack_bot_token: str = field(default_factory=lambda: _env("CCM_SLACK_BOT_TOKEN"))
+    slack_signing_secret: str = field(default_factory=lambda: _env("CCM_SLACK_SIGNING_SECRET"))
+    # Socket Mode (no public URL needed) instead of HTTP requests to /slack/events.
+    slack_mode: str = field(default_factory=lambda: _env("CCM_SLACK_MODE", "http"))  # or socket
+    slack_app_token: str = field(default_factory=lambda: _env("CCM_SLACK_APP_TOKEN"))
+    # Slack's Web API; a local stand-in in tests.
+    slack_api_url: str = field(default_factory=lambda: _env("CCM_SLACK_API_URL", "https://slack.com/api/"))
+
     worker_batch: int = field(default_factory=lambda: _int("CCM_WORKER_BATCH", 8))
     worker_poll_seconds: float = field(default_factory=lambda: _float("CCM_WORKER_POLL_SECONDS", 1.0))
     delivery_lease_seconds: int = field(default_factory=lambda: _int("CCM_DELIVERY_LEASE_SECONDS", 60))
@@ -82,6 +90,10 @@ class ChannelSettings:
             )
         )
 
+    @property
+    def slack_on(self) -> bool:
+        return not self.missing().get("slack")
+
     def missing(self) -> dict[str, list[str]]:
         """For each channel that is off, the settings it lacks (said at start-up)."""
         found: dict[str, list[str]] = {}
@@ -94,7 +106,12 @@ class ChannelSettings:
             ("CCM_WHATSAPP_APP_SECRET", self.whatsapp_app_secret),
             ("CCM_WHATSAPP_VERIFY_TOKEN", self.whatsapp_verify_token),
         ]
-        for channel, needed in (("telegram", telegram), ("whatsapp", whatsapp)):
+        slack = [("CCM_SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if self.slack_mode == "socket":
+            slack.append(("CCM_SLACK_APP_TOKEN", self.slack_app_token))
+        else:
+            slack.append(("CCM_SLACK_SIGNING_SECRET", self.slack_signing_secret))
+        for channel, needed in (("telegram", telegram), ("whatsapp", whatsapp), ("slack", slack)):
             absent = [name for name, value in needed if not value]
             if absent:
                 found[channel] = absent

@@ -37,6 +37,9 @@ class ComplaintFilter:
     department_id: int | None = None  # restriction from the reader's own department
     customer_channel: str | None = None  # restriction to one customer's conversation
     customer_external_id: str | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    open_only: bool = False
     limit: int = 50
     offset: int = 0
 
@@ -117,6 +120,12 @@ class Repository:
             )
         if criteria.overdue_at is not None:
             query = query.where(Complaint.status != Status.CLOSED, _any_breached(criteria.overdue_at))
+        if criteria.assignee_id is not None:
+            query = query.where(Complaint.assignee_id == criteria.assignee_id)
+        if criteria.unassigned:
+            query = query.where(Complaint.assignee_id.is_(None))
+        if criteria.open_only:
+            query = query.where(Complaint.status != Status.CLOSED)
         return query
 
     def sla_watch(

@@ -37,6 +37,11 @@ class Command(StrEnum):
     ADD_CUSTOMER_MESSAGE = "add_customer_message"
     REASSIGN = "reassign"
     REQUEST_HUMAN = "request_human"
+    TAKE = "take"  # a staff member takes the case as theirs
+    # During a handoff only (``needs_human``), so not in the table: staff write to the customer's
+    # chat, then hand the conversation back to the assistant.
+    REPLY_TO_CUSTOMER = "reply_to_customer"
+    HAND_BACK = "hand_back"
 
 
 class Decision(StrEnum):
@@ -117,6 +122,7 @@ TRANSITIONS: dict[tuple[Status, Command], Status] = {
     **{(state, C.WITHDRAW): S.CLOSED for state in _OPEN},
     **{(state, C.ADD_CUSTOMER_MESSAGE): state for state in _OPEN},
     **{(state, C.REQUEST_HUMAN): state for state in _OPEN},
+    **{(state, C.TAKE): state for state in _OPEN},
     **{(state, C.REASSIGN): state for state in (S.RECEIVED, S.IN_REVIEW, S.TAKING_ACTION, S.FOLLOW_UP)},
 }
 

@@ -332,6 +332,7 @@ class Complaint(Base):
         )
         complaint._audit(actor, now, "record", None, {"channel": channel, "category": category.code})
         complaint._queue("acknowledgement", now, answered_by=actor)
+        complaint._notify_staff("new_case", now)
         return complaint
 
     # -- lifecycle commands --
@@ -479,6 +480,7 @@ class Complaint(Base):
             self._open_follow_up(now, sla)
             self._audit(actor, now, command, before, details)
             self._queue("follow_up_notice", now, answered_by=actor)
+            self._notify_staff("survey_dissatisfied", now, payload=details)
         return response
 
     def expire_survey(self, actor: Actor, now: dt.datetime) -> None:
@@ -518,13 +520,42 @@ class Complaint(Base):
         self.messages.append(message)
         self.updated_at = now
         self._audit(actor, now, Command.ADD_CUSTOMER_MESSAGE, before, {"author": author})
+        if author == "customer":
+            self._notify_staff("customer_message", now, message=message)
         return message
 
     def request_human(self, actor: Actor, now: dt.datetime) -> None:
         """The customer asked for a person: staff of the department take the conversation over."""
         before = self._require(Command.REQUEST_HUMAN)
+        already = self.needs_human
         self.needs_human = True
         self._audit(actor, now, Command.REQUEST_HUMAN, before)
+        if not already:
+            self._notify_staff("human_requested", now)
+
+    def take(self, actor: Actor, now: dt.datetime, *, staff: Staff) -> None:
+        """A staff member of the department takes the case as theirs."""
+        before = self._require(Command.TAKE)
+        previous = self.assignee.email if self.assignee else None
+        self.assignee = staff
+        self._audit(actor, now, Command.TAKE, before, {"from": previous, "to": staff.email})
+
+    def reply_to_customer(self, actor: Actor, now: dt.datetime, *, text: str, staff_name: str) -> None:
+        """During a handoff, staff words go to the customer's chat (and into the case's messages)."""
+        before = self._require_handoff(Command.REPLY_TO_CUSTOMER)
+        _require_text("text", text)
+        self.messages.append(
+            CustomerMessage(author="staff", body=text.strip(), channel=self.channel, created_at=now)
+        )
+        self._audit(actor, now, Command.REPLY_TO_CUSTOMER, before)
+        self._queue("staff_reply", now, staff=staff_name, text=text.strip())
+
+    def hand_back(self, actor: Actor, now: dt.datetime) -> None:
+        """Staff end the handoff: the assistant answers the customer again."""
+        before = self._require_handoff(Command.HAND_BACK)
+        self.needs_human = False
+        self._audit(actor, now, Command.HAND_BACK, before)
+        self._queue("handed_back", now)
 
     def reassign(self, actor: Actor, now: dt.datetime, *, department: Department) -> None:
         before = self._require(Command.REASSIGN)
@@ -571,6 +602,20 @@ class Complaint(Base):
         )
 
     # -- internals --
+
+    def _require_handoff(self, command: Command) -> Status:
+        """The current state, if the conversation is with a person: handoff commands need one."""
+        current = Status(self.status)
+        if current == Status.CLOSED:
+            raise InvalidTransition(
+                reference=self.reference,
+                current=current,
+                command=command,
+                allowed=[str(c) for c in allowed_commands(current)],
+            )
+        if not self.needs_human:
+            raise PreconditionFailed("no_handoff", reference=self.reference)
+        return current
 
     def _require(self, command: Command) -> Status:
         """The current state, if ``command`` may run in it; the typed refusal otherwise."""
@@ -620,6 +665,29 @@ class Complaint(Base):
                 status_before=str(before) if before else None,
                 status_after=str(self.status),
                 details=details or {},
+            )
+        )
+        if action != "record":
+            self._notify_staff("case_changed", now)
+
+    def _notify_staff(
+        self,
+        kind: str,
+        now: dt.datetime,
+        payload: dict[str, Any] | None = None,
+        message: CustomerMessage | None = None,
+    ) -> None:
+        """Queue something the department's staff must see (posted to their channel by the staff app)."""
+        self.pending.append(
+            StaffNotice(
+                complaint=self,
+                kind=kind,
+                payload=payload or {},
+                message=message,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                available_at=now,
             )
         )
 
@@ -746,6 +814,61 @@ class OutboxMessage(Base):
     rendering: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     part_in_flight: Mapped[int | None] = mapped_column(Integer)
+
+    complaint: Mapped[Complaint] = relationship()
+
+
+class StaffNotice(Base):
+    """Something the department's staff must hear about, written in the same transaction as its cause.
+
+    Kinds: ``new_case``, ``case_changed``, ``human_requested``, ``customer_message`` (a
+    customer's words during a handoff), ``survey_dissatisfied`` and SLA alerts. The staff
+    app (Slack) delivers them in order per case, under a lease like the outbox's.
+    ``dedupe_key`` lets an alert that several workers raise exist only once.
+    """
+
+    __tablename__ = "staff_notices"
+    __table_args__ = (Index("ix_staff_notices_status_available_at", "status", "available_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("customer_messages.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+    available_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claim_token: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+
+    complaint: Mapped[Complaint | None] = relationship()
+    message: Mapped[CustomerMessage | None] = relationship()
+
+
+class StaffPost(Base):
+    """Where a case is shown to its department in the staff tool: a channel and a message there.
+
+    The message is updated in place as the case moves, and its thread carries a handoff
+    conversation. The references are the staff tool's own (a Slack channel id and ``ts``).
+    """
+
+    __tablename__ = "staff_posts"
+    __table_args__ = (
+        UniqueConstraint("complaint_id"),
+        Index("ix_staff_posts_channel_ref_message_ref", "channel_ref", "message_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    channel_ref: Mapped[str] = mapped_column(String(64))
+    message_ref: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
 
     complaint: Mapped[Complaint] = relationship()
 

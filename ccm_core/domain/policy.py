@@ -36,6 +36,9 @@ _AGENT = {
     Command.WITHDRAW,
     Command.ADD_CUSTOMER_MESSAGE,
     Command.REQUEST_HUMAN,
+    Command.TAKE,
+    Command.REPLY_TO_CUSTOMER,
+    Command.HAND_BACK,
 }
 _LEAD = _AGENT | {Command.CLOSE, Command.REASSIGN, Command.EXPIRE_SURVEY}
 _ADMIN = _LEAD | {ERASE_CUSTOMER_DATA}

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ccm_core.domain.model import ChatContact, ChatMessage
+from ccm_core.domain.lifecycle import Status
+from ccm_core.domain.model import ChatContact, ChatMessage, Complaint, CustomerIdentity
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 
@@ -99,3 +100,23 @@ def conversations_with_unshown(uow: UnitOfWork, conversation_ids: list[str]) -> 
                 .distinct()
             )
         )
+
+
+def handed_over_case(uow: UnitOfWork, channel: str, address: str) -> str | None:
+    """The open case whose conversation (``channel``, ``address``) staff have taken over, if any.
+
+    While a person has the conversation, the customer's words go to them, not to the assistant.
+    """
+    with uow:
+        return uow.session.scalars(
+            select(Complaint.reference)
+            .join(CustomerIdentity, CustomerIdentity.customer_id == Complaint.customer_id)
+            .where(
+                CustomerIdentity.channel == channel,
+                CustomerIdentity.external_id == address,
+                Complaint.needs_human.is_(True),
+                Complaint.status != Status.CLOSED,
+            )
+            .order_by(Complaint.id.desc())
+            .limit(1)
+        ).first()

@@ -15,18 +15,20 @@ to the same recipient is still pending.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
-from ccm_core.domain.model import OutboxMessage
+from ccm_core.domain.model import OutboxMessage, StaffNotice
 from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import services
 from ccm_core.service_layer.unit_of_work import UnitOfWork
+
+Q = TypeVar("Q", OutboxMessage, StaffNotice)
 
 
 @dataclass(frozen=True)
@@ -52,52 +54,15 @@ def claim_outbox_messages(
 ) -> list[Claim]:
     """Take up to ``limit`` due messages for ``channels``, the oldest per recipient only."""
     with uow:
-        now = uow.now()
-        older = aliased(OutboxMessage)
-        waiting_behind_older = exists().where(
-            older.status == "pending",
-            older.channel == OutboxMessage.channel,
-            older.recipient == OutboxMessage.recipient,
-            older.id < OutboxMessage.id,
+        rows = claim_due(
+            uow,
+            OutboxMessage,
+            worker,
+            same_queue=(OutboxMessage.channel, OutboxMessage.recipient),
+            where=(OutboxMessage.channel.in_(list(channels)), OutboxMessage.recipient.is_not(None)),
+            limit=limit,
+            lease_seconds=lease_seconds,
         )
-        due = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.available_at <= now,
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                OutboxMessage.channel.in_(list(channels)),
-                OutboxMessage.recipient.is_not(None),
-                ~waiting_behind_older,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=OutboxMessage)
-        )
-        lease = now + dt.timedelta(seconds=lease_seconds)
-        claimed: list[int] = []
-        try:
-            for message_id in uow.session.scalars(due).all():
-                taken = uow.session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == message_id,
-                        OutboxMessage.status == "pending",
-                        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                    )
-                    .values(
-                        claim_token=OutboxMessage.claim_token + 1, claimed_by=worker[:64], lease_until=lease
-                    )
-                )
-                if taken.rowcount == 1:
-                    claimed.append(message_id)
-            uow.session.commit()
-        except OperationalError:  # SQLite: another worker wrote first; its claims win this round
-            uow.session.rollback()
-            return []
-        rows = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
-        ).all()
         return [
             Claim(
                 outbox_id=row.id,
@@ -115,6 +80,56 @@ def claim_outbox_messages(
             )
             for row in rows
         ]
+
+
+def claim_due(
+    uow: UnitOfWork,
+    model: type[Q],
+    worker: str,
+    *,
+    same_queue: Sequence[Any],
+    where: Sequence[Any],
+    limit: int,
+    lease_seconds: int,
+) -> Sequence[Q]:
+    """Lease up to ``limit`` due rows of a queue table (the outbox, staff notices) to ``worker``.
+
+    A row waits while an older pending row of the same queue (same values of the
+    ``same_queue`` columns) exists, so one recipient's messages go out in order. On
+    PostgreSQL rows are locked with ``SKIP LOCKED``; on SQLite the conditional update
+    decides which worker gets a row. Call inside ``with uow``.
+    """
+    now = uow.now()
+    older = aliased(model)
+    waiting_behind_older = exists().where(
+        older.status == "pending",
+        *(getattr(older, column.key) == column for column in same_queue),
+        older.id < model.id,
+    )
+    free = or_(model.lease_until.is_(None), model.lease_until < now)
+    due = (
+        select(model.id)
+        .where(model.status == "pending", model.available_at <= now, free, *where, ~waiting_behind_older)
+        .order_by(model.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=model)
+    )
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    claimed: list[int] = []
+    try:
+        for row_id in uow.session.scalars(due).all():
+            taken = uow.session.execute(
+                update(model)
+                .where(model.id == row_id, model.status == "pending", free)
+                .values(claim_token=model.claim_token + 1, claimed_by=worker[:64], lease_until=lease)
+            )
+            if taken.rowcount == 1:
+                claimed.append(row_id)
+        uow.session.commit()
+    except OperationalError:  # SQLite: another worker wrote first; its claims win this round
+        uow.session.rollback()
+        return []
+    return uow.session.scalars(select(model).where(model.id.in_(claimed)).order_by(model.id)).all()
 
 
 def _fenced(uow: UnitOfWork, claim: Claim, **values: Any) -> bool:

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from ccm_core.domain import policy, validation
-from ccm_core.domain.errors import ConcurrentUpdate, NotFound, PreconditionFailed, ValidationFailed
+from ccm_core.domain.errors import (
+    ConcurrentUpdate,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from ccm_core.domain.lifecycle import (
     CHAT_CHANNELS,
     ActionKind,
@@ -359,6 +365,40 @@ def reassign_complaint(uow: UnitOfWork, actor: Actor, reference: str, *, departm
         complaint.reassign(actor, now, department=target)
 
     return _change(uow, actor, reference, Command.REASSIGN, change)
+
+
+def take_complaint(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """The staff member takes the case as theirs (it shows under "my cases")."""
+    return _change(
+        uow,
+        actor,
+        reference,
+        Command.TAKE,
+        lambda c, now: c.take(actor, now, staff=_acting_staff(uow, actor)),
+    )
+
+
+def reply_to_customer(uow: UnitOfWork, actor: Actor, reference: str, *, text: str) -> CaseView:
+    """During a handoff the staff member's words go to the customer's chat, signed with their name."""
+    text = validation.text("text", text, max_length=uow.settings.max_text_length) or ""
+
+    def change(complaint: Complaint, now: dt.datetime) -> None:
+        complaint.reply_to_customer(actor, now, text=text, staff_name=_acting_staff(uow, actor).name)
+
+    return _change(uow, actor, reference, Command.REPLY_TO_CUSTOMER, change)
+
+
+def hand_back_to_assistant(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
+    """End the handoff: the assistant answers the customer again, and tells them so."""
+    return _change(uow, actor, reference, Command.HAND_BACK, lambda c, now: c.hand_back(actor, now))
+
+
+def _acting_staff(uow: UnitOfWork, actor: Actor) -> Staff:
+    """The staff row behind ``actor``; a token that stands for no person cannot take or sign."""
+    staff = uow.session.get(Staff, actor.staff_id) if actor.staff_id else None
+    if staff is None:
+        raise PermissionDenied(why="not_a_person", label=actor.label)
+    return staff
 
 
 def _staff(uow: UnitOfWork, email: str) -> Staff:

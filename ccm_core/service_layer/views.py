@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from sqlalchemy import func, select
 
 from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain import policy
 from ccm_core.domain.errors import NotFound
-from ccm_core.domain.model import Complaint, OutboxMessage
+from ccm_core.domain.model import Complaint, OutboxMessage, SurveyResponse
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.sla import STEP_COLUMNS, SlaStep
 from ccm_core.i18n import translate
@@ -41,6 +44,8 @@ class CaseView:
     reference: str
     status: str
     status_label: str
+    category_label: str
+    department_name: str
     channel: str
     language: str
     category: str
@@ -56,6 +61,7 @@ class CaseView:
     close_reason: str | None
     follow_up_round: int
     needs_human: bool
+    assignee: str | None
     timestamps: dict[str, dt.datetime | None]
     sla: list[SlaStepView]
     actions: list[ActionView]
@@ -147,6 +153,8 @@ def case_view(complaint: Complaint, now: dt.datetime, language: str = "en") -> C
         reference=complaint.reference,
         status=complaint.status,
         status_label=translate(language, f"status.{complaint.status}"),
+        category_label=complaint.category.labels.get(language) or complaint.category.code,
+        department_name=complaint.department.name(language),
         channel=complaint.channel,
         language=complaint.language,
         category=complaint.category.code,
@@ -167,6 +175,7 @@ def case_view(complaint: Complaint, now: dt.datetime, language: str = "en") -> C
         close_reason=complaint.close_reason,
         follow_up_round=complaint.follow_up_round,
         needs_human=complaint.needs_human,
+        assignee=complaint.assignee.name if complaint.assignee else None,
         timestamps={name: getattr(complaint, name) for name in _TIMESTAMPS},
         sla=[_sla_step(complaint, step, now) for step in SlaStep],
         actions=[
@@ -292,6 +301,21 @@ class CategoryView:
         return self.labels.get(language) or self.labels.get("en") or self.code
 
 
+@dataclass(frozen=True)
+class DepartmentView:
+    code: str
+    names: dict[str, str]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.code
+
+
+def departments(uow: UnitOfWork) -> list[DepartmentView]:
+    """The active departments, with their names in every language."""
+    with uow:
+        return [DepartmentView(d.code, dict(d.names)) for d in uow.repo.departments() if d.active]
+
+
 def categories(uow: UnitOfWork) -> list[CategoryView]:
     """The active complaint categories, with their labels in every language."""
     with uow:
@@ -347,3 +371,122 @@ def sla_watchlist(uow: UnitOfWork, actor: Actor, soon_hours: float | None = None
             )
             for complaint, step, due_at in rows
         ]
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff member as a staff tool knows them: who acts, by which name, reading which language."""
+
+    actor: Actor
+    name: str
+    locale: str
+    department: str | None
+
+
+def staff_member(uow: UnitOfWork, *, slack_user_id: str) -> StaffMember:
+    """The active staff member with this Slack user id; ``NotFound`` for anybody else."""
+    with uow:
+        staff = uow.repo.staff_by_slack_id(slack_user_id)
+        if staff is None or not staff.active:
+            raise NotFound(kind="staff", key=slack_user_id)
+        department = staff.department.code if staff.department else None
+        return StaffMember(staff.as_actor(), staff.name, staff.locale, department)
+
+
+@dataclass(frozen=True)
+class StaffHome:
+    """What a staff member sees first: their cases, the department's queue, deadlines, follow-ups."""
+
+    mine: list[CaseSummary]
+    queue: list[CaseSummary]  # open and taken by nobody yet
+    due: list[SlaAlert]  # breached and soon-due steps
+    follow_ups: list[CaseSummary]  # 11: waiting for a new action or proposal
+
+
+def staff_home(uow: UnitOfWork, actor: Actor, limit: int = 10) -> StaffHome:
+    def cases(**criteria: Any) -> list[CaseSummary]:
+        return list_complaints(uow, actor, ComplaintFilter(limit=limit, **criteria))[0]
+
+    return StaffHome(
+        mine=cases(assignee_id=actor.staff_id or -1, open_only=True),
+        queue=cases(unassigned=True, open_only=True),
+        due=sla_watchlist(uow, actor)[:limit],
+        follow_ups=cases(status="follow_up"),
+    )
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """This month's figures for a department (or every department, for admins)."""
+
+    month: str  # 2026-10
+    received: int
+    closed: int
+    open_now: int
+    justified: int
+    unjustified: int
+    median_hours_to_decide: float | None
+    overdue_now: int
+    surveys_answered: int
+    average_score: float | None
+    dissatisfied: int
+
+    @property
+    def justified_rate(self) -> float | None:
+        decided = self.justified + self.unjustified
+        return self.justified / decided if decided else None
+
+
+def month_figures(uow: UnitOfWork, actor: Actor, year: int, month: int) -> MonthFigures:
+    policy.ensure_allowed(actor, policy.VIEW)
+    start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC)
+    department_id = None if actor.department_wide else (actor.department_id or -1)
+
+    def scoped(query: Any) -> Any:
+        return query if department_id is None else query.where(Complaint.department_id == department_id)
+
+    def count(*conditions: Any) -> int:
+        return uow.session.scalar(scoped(select(func.count(Complaint.id)).where(*conditions))) or 0
+
+    with uow:
+        now = uow.now()
+        decided = scoped(
+            select(Complaint.decision, Complaint.received_at, Complaint.decided_at).where(
+                Complaint.decided_at >= start, Complaint.decided_at < end
+            )
+        )
+        decisions = uow.session.execute(decided).all()
+        hours = sorted((row.decided_at - row.received_at).total_seconds() / 3600 for row in decisions)
+        answers = uow.session.execute(
+            scoped(
+                select(func.count(SurveyResponse.id), func.avg(SurveyResponse.score))
+                .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
+                .where(SurveyResponse.answered_at >= start, SurveyResponse.answered_at < end)
+            )
+        ).one()
+        dissatisfied = uow.session.scalar(
+            scoped(
+                select(func.count(SurveyResponse.id))
+                .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
+                .where(
+                    SurveyResponse.answered_at >= start,
+                    SurveyResponse.answered_at < end,
+                    SurveyResponse.satisfied.is_(False),
+                )
+            )
+        )
+        overdue = list_complaints(uow, actor, ComplaintFilter(overdue_at=now, limit=1))[1]
+        return MonthFigures(
+            month=f"{year:04d}-{month:02d}",
+            received=count(Complaint.received_at >= start, Complaint.received_at < end),
+            closed=count(Complaint.closed_at >= start, Complaint.closed_at < end),
+            open_now=count(Complaint.status != "closed"),
+            justified=sum(1 for row in decisions if row.decision == "justified"),
+            unjustified=sum(1 for row in decisions if row.decision == "unjustified"),
+            median_hours_to_decide=statistics.median(hours) if hours else None,
+            overdue_now=overdue,
+            surveys_answered=answers[0] or 0,
+            average_score=float(answers[1]) if answers[1] is not None else None,
+            dissatisfied=dissatisfied or 0,
+        )

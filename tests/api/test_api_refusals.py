@@ -229,11 +229,12 @@ def test_a_step_the_process_does_not_allow_now_gets_409_with_the_current_step_an
         "add_customer_message",
         "reassign",
         "request_human",
+        "take",
     ]
     assert error["message"] == (
         f"Complaint {reference} is at step 'Creating a complaint record', where 'send the satisfaction "
         "survey (09)' is not possible. Possible now: start the review (03), withdraw the complaint, "
-        "add information, reassign to another department, hand the conversation to a person."
+        "add information, reassign to another department, hand the conversation to a person, take the case."
     )
     assert stored() == before
 
