@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import random
 
 from ccm_core.adapters.guard import DatabaseGuard
 from ccm_core.domain.policy import Actor
@@ -127,7 +126,7 @@ class DeliveryWorker:
             log.warning("outbox message %s failed for good: %s", claim.outbox_id, failure.reason)
             await asyncio.to_thread(delivery.fail_delivery, self.uow(), claim, error=failure.reason)
             return
-        retry_at = self._later(claim, failure)
+        retry_at = self.settings.retry_at(claim.attempts, failure.retry_after)
         log.info(
             "outbox message %s not delivered (attempt %s); retrying at %s",
             claim.outbox_id,
@@ -137,12 +136,3 @@ class DeliveryWorker:
         await asyncio.to_thread(
             delivery.retry_delivery, self.uow(), claim, error=failure.reason, retry_at=retry_at
         )
-
-    def _later(self, claim: Claim, failure: DeliveryFailed) -> dt.datetime:
-        """Exponential back-off with jitter, or the platform's own ``retry_after``."""
-        if failure.retry_after is not None:
-            delay = failure.retry_after
-        else:
-            base = self.settings.delivery_retry_seconds * 2**claim.attempts
-            delay = min(base, self.settings.delivery_retry_max_seconds) * random.uniform(0.8, 1.2)
-        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)

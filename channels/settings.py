@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import random
 from dataclasses import dataclass, field
 
 
@@ -72,6 +74,15 @@ class ChannelSettings:
     delivery_retry_max_seconds: float = field(
         default_factory=lambda: _float("CCM_DELIVERY_RETRY_MAX_SECONDS", 900.0)
     )
+
+    def retry_at(self, attempts: int, retry_after: float | None = None) -> dt.datetime:
+        """When to try a delivery again: the platform's own ``retry_after``, else exponential back-off."""
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            base = self.delivery_retry_seconds * 2**attempts
+            delay = min(base, self.delivery_retry_max_seconds) * random.uniform(0.8, 1.2)
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
 
     @property
     def telegram_on(self) -> bool:

@@ -132,20 +132,20 @@ def claim_due(
     return uow.session.scalars(select(model).where(model.id.in_(claimed)).order_by(model.id)).all()
 
 
-def _fenced(uow: UnitOfWork, claim: Claim, **values: Any) -> bool:
-    """Write ``values`` if this worker still holds the message; False when its lease was taken over."""
+def write_if_held(uow: UnitOfWork, model: type[Q], row_id: int, token: int, **values: Any) -> bool:
+    """Write ``values`` to a queue row if the worker still holds it (``token``); False after a takeover."""
     with uow:
         changed = uow.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == claim.outbox_id,
-                OutboxMessage.claim_token == claim.token,
-                OutboxMessage.status == "pending",
-            )
+            update(model)
+            .where(model.id == row_id, model.claim_token == token, model.status == "pending")
             .values(**values)
         )
         uow.session.commit()
         return changed.rowcount == 1
+
+
+def _fenced(uow: UnitOfWork, claim: Claim, **values: Any) -> bool:
+    return write_if_held(uow, OutboxMessage, claim.outbox_id, claim.token, **values)
 
 
 def save_rendering(uow: UnitOfWork, claim: Claim, parts: list[dict[str, Any]]) -> bool:

@@ -13,12 +13,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ccm_core.domain.lifecycle import Role
 from ccm_core.domain.model import Complaint, Department, Staff, StaffNotice, StaffPost
-from ccm_core.service_layer.delivery import claim_due
+from ccm_core.service_layer.delivery import claim_due, write_if_held
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 
@@ -89,18 +89,7 @@ def department_leads(uow: UnitOfWork, department: Department) -> list[StaffConta
 
 
 def _fenced(uow: UnitOfWork, claim: NoticeClaim, **values: Any) -> bool:
-    with uow:
-        changed = uow.session.execute(
-            update(StaffNotice)
-            .where(
-                StaffNotice.id == claim.id,
-                StaffNotice.claim_token == claim.token,
-                StaffNotice.status == "pending",
-            )
-            .values(**values)
-        )
-        uow.session.commit()
-        return changed.rowcount == 1
+    return write_if_held(uow, StaffNotice, claim.id, claim.token, **values)
 
 
 def finish_staff_notice(uow: UnitOfWork, claim: NoticeClaim) -> bool:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import random
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -108,11 +107,7 @@ class SlackNotifier:
             log.warning("staff notice %s (%s) failed for good: %s", claim.id, claim.kind, failure.reason)
             await asyncio.to_thread(staff_notices.fail_staff_notice, self.uow(), claim, error=failure.reason)
             return
-        delay = failure.retry_after
-        if delay is None:
-            base = self.settings.delivery_retry_seconds * 2**claim.attempts
-            delay = min(base, self.settings.delivery_retry_max_seconds) * random.uniform(0.8, 1.2)
-        retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+        retry_at = self.settings.retry_at(claim.attempts, failure.retry_after)
         await asyncio.to_thread(
             staff_notices.retry_staff_notice, self.uow(), claim, error=failure.reason, retry_at=retry_at
         )
