@@ -9,7 +9,7 @@
   const TRANSCRIPT_KEY = "ccm.chat.transcript";
   const TRANSCRIPT_LIMIT = 300;
   const WRITING_TIMEOUT_MS = 20000;
-  const RETRY_MAX_MS = 30000;
+  const RETRY_MAX_MS = 10000;  // a customer back after a deploy waits at most about this long
 
   const labels = JSON.parse(document.getElementById("chat-labels").textContent);
   const language = document.documentElement.lang;
