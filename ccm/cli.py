@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from admin.cli import admin_app, nlu_app
 from ccm.web import quiet_http_clients, report_channels
 from ccm.worker import default_worker_id, run_worker
 from ccm_core.entrypoints.cli import app, configured_core, reported
@@ -24,6 +25,8 @@ from channels.settings import ChannelSettings
 
 telegram_app = typer.Typer(help="The Telegram channel.", no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(admin_app, name="admin")
+app.add_typer(nlu_app, name="nlu")
 app.info.help = (
     "CCM, customer complaint management: set up the database, load the organisation, issue API tokens, "
     "look at complaints, and run the web server and the delivery worker."

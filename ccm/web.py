@@ -2,7 +2,8 @@
 
 ``/api/v1`` is the core's API; ``/chat`` the web chat page with its socket.io endpoint;
 ``/channels/telegram/webhook`` and ``/channels/whatsapp/webhook`` receive the platforms'
-webhooks when their secrets are configured; ``/slack/events`` is the staff's Slack app.
+webhooks when their secrets are configured; ``/slack/events`` is the staff's Slack app;
+``/admin`` is the admins' console.
 Every replica serves all of them: the state they share lives in the database or Redis.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from admin import console
 from ccm_core.bootstrap import Core
 from ccm_core.entrypoints import api
 from channels import slack, telegram, web, whatsapp
@@ -59,6 +61,8 @@ def create_app(core: Core | None = None, settings: ChannelSettings | None = None
             keep_connected(app, lambda: slack.socket_mode(staff_app, settings.slack_app_token))
         else:
             app.include_router(slack.routes(staff_app))
+    app.include_router(console.routes(app.state.core, settings))
+    app.mount(console.STATIC_PATH, console.static_files(), name="admin-static")
     return web.mount(app, ctx)
 
 

@@ -1,8 +1,10 @@
-"""The worker process: delivers the outbox to every customer channel that is on, and tells staff in Slack."""
+"""The worker process: delivers the outbox to every customer channel that is on, tells staff in Slack,
+and runs the retrain requests admins queue in the console (where the Rasa environment is installed)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -10,6 +12,7 @@ import socket
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from admin.training import TrainingSettings, run_queued_retrain
 from ccm_core.bootstrap import Core
 from channels import telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
@@ -19,6 +22,7 @@ from channels.settings import ChannelSettings
 from channels.slack import SlackNotifier
 
 log = logging.getLogger("ccm.worker")
+RETRAIN_POLL_SECONDS = 10.0
 
 
 def senders_for(ctx: ChannelContext) -> dict[str, Sender]:
@@ -35,7 +39,28 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-async def run_worker(core: Core, settings: ChannelSettings, worker_id: str) -> None:
+async def run_retrain_requests(
+    core: Core,
+    training: TrainingSettings,
+    worker_id: str,
+    stop: asyncio.Event,
+    poll_seconds: float = RETRAIN_POLL_SECONDS,
+) -> None:
+    """Run queued retrain requests one at a time, in a thread: deliveries go on meanwhile.
+
+    A retrain in hand is finished before the worker stops (it takes minutes; its lease lets another
+    worker take it over if this process is killed).
+    """
+    while not stop.is_set():
+        job = await asyncio.to_thread(run_queued_retrain, core, training, worker_id)
+        if job is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll_seconds)
+
+
+async def run_worker(
+    core: Core, settings: ChannelSettings, worker_id: str, training: TrainingSettings | None = None
+) -> None:
     """Deliver until SIGTERM or SIGINT; the batch in hand is finished first."""
     ctx = channel_context(core, settings)
     stop = asyncio.Event()
@@ -49,6 +74,17 @@ async def run_worker(core: Core, settings: ChannelSettings, worker_id: str) -> N
         client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         jobs.append(SlackNotifier(ctx, client, worker_id).run_forever(stop))
         log.info("worker %s telling staff in Slack and raising SLA alerts", worker_id)
+    training = training or TrainingSettings.from_env()
+    if training.rasa_available:
+        jobs.append(run_retrain_requests(core, training, worker_id, stop))
+        log.info(
+            "worker %s running retrain requests: Rasa at %s, models in %s",
+            worker_id,
+            training.rasa_url,
+            training.models_dir,
+        )
+    else:
+        log.info("worker %s not running retrain requests: CCM_RASA_BIN is not set (make sets it)", worker_id)
     try:
         await asyncio.gather(*jobs)
     finally:

@@ -108,6 +108,7 @@ class Staff(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # the admin console's sign-in
 
     department: Mapped[Department | None] = relationship()
 
@@ -906,6 +907,10 @@ class UnrecognisedMessage(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(String(32))  # low_confidence or out_of_scope
     status: Mapped[str] = mapped_column(String(16))  # open, assigned, dismissed
+    assigned_intent: Mapped[str | None] = mapped_column(String(100))
+    reviewed_by: Mapped[str | None] = mapped_column(String(300))
+    reviewed_at: Mapped[dt.datetime | None]
+    written_at: Mapped[dt.datetime | None]  # when a retrain wrote it into the training data
 
 
 class ChatMessage(Base):
@@ -930,3 +935,62 @@ class ChatContact(Base):
     conversation_id: Mapped[str] = mapped_column(String(160), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
     last_inbound_at: Mapped[dt.datetime]
+
+
+class LearnedIntent(Base):
+    """An intent admins created from messages the assistant missed, with its answer in every language."""
+
+    __tablename__ = "learned_intents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    responses: Mapped[dict[str, Any]]  # language → the assistant's answer
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime]
+
+
+class AssistantModel(Base):
+    """A trained model of the assistant, with its evaluation; deployed ones can be rolled back to."""
+
+    __tablename__ = "assistant_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # deployed, refused, retired, failed
+    evaluation: Mapped[dict[str, Any]]  # language → figures on the held-out set
+    baseline: Mapped[dict[str, Any]]  # the model in service then, on the same set
+    reason: Mapped[str | None] = mapped_column(Text)
+    examples_added: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime]
+    deployed_at: Mapped[dt.datetime | None]
+
+
+class AdminSession(Base):
+    """A signed-in admin console session; only the token's hash is stored."""
+
+    __tablename__ = "admin_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+
+    staff: Mapped[Staff] = relationship(lazy="joined")
+
+
+class RetrainRequest(Base):
+    """An admin asked for a retrain; a worker takes it under a lease, so it runs once, on one machine."""
+
+    __tablename__ = "retrain_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(300))
+    requested_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("assistant_models.id"))
+    outcome: Mapped[str | None] = mapped_column(Text)  # what happened, for the console

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 RECORD = "record"
 VIEW = "view"
 ERASE_CUSTOMER_DATA = "erase_customer_data"
+TEACH_ASSISTANT = "teach_assistant"  # review what the assistant missed, retrain and deploy it
 
 _AGENT = {
     RECORD,
@@ -41,7 +42,7 @@ _AGENT = {
     Command.HAND_BACK,
 }
 _LEAD = _AGENT | {Command.CLOSE, Command.REASSIGN, Command.EXPIRE_SURVEY}
-_ADMIN = _LEAD | {ERASE_CUSTOMER_DATA}
+_ADMIN = _LEAD | {ERASE_CUSTOMER_DATA, TEACH_ASSISTANT}
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.AGENT: frozenset(_AGENT),
     Role.LEAD: frozenset(_LEAD),

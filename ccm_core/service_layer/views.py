@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain import policy
 from ccm_core.domain.errors import NotFound
-from ccm_core.domain.model import Complaint, OutboxMessage, SurveyResponse
+from ccm_core.domain.model import Complaint, OutboxMessage, Staff, SurveyResponse
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.sla import STEP_COLUMNS, SlaStep
 from ccm_core.i18n import translate
@@ -389,6 +389,16 @@ def staff_member(uow: UnitOfWork, *, slack_user_id: str) -> StaffMember:
         staff = uow.repo.staff_by_slack_id(slack_user_id)
         if staff is None or not staff.active:
             raise NotFound(kind="staff", key=slack_user_id)
+        department = staff.department.code if staff.department else None
+        return StaffMember(staff.as_actor(), staff.name, staff.locale, department)
+
+
+def signed_in_staff(uow: UnitOfWork, actor: Actor) -> StaffMember:
+    """The staff member a signed-in actor stands for (the admin console reads their name and locale)."""
+    with uow:
+        staff = uow.session.get(Staff, actor.staff_id) if actor.staff_id is not None else None
+        if staff is None or not staff.active:
+            raise NotFound(kind="staff", key=actor.label)
         department = staff.department.code if staff.department else None
         return StaffMember(staff.as_actor(), staff.name, staff.locale, department)
 
