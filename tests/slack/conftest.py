@@ -51,6 +51,44 @@ def slack_settings(fake: FakeSlack, **extra: Any) -> ChannelSettings:
     )
 
 
+def button_click(
+    fake_url: str,
+    user: str,
+    action_id: str,
+    value: str,
+    *,
+    channel: str | None = None,
+    view: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload as Slack sends it for a button in a channel message or a view."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "ccm"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0CCMAPP1",
+        "token": "legacy-verification-token",
+        "trigger_id": f"{next(_ids)}.{next(_ids)}.{random.getrandbits(64):x}",
+        "response_url": f"{fake_url}/respond/{next(_ids)}",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "case_buttons",
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    if view is not None:
+        payload["container"] = {"type": "view", "view_id": view["id"]}
+        payload["view"] = view
+    else:
+        assert channel is not None
+        payload["container"] = {"type": "message", "channel_id": channel, "message_ts": "1.000001"}
+        payload["channel"] = {"id": channel, "name": "ccm"}
+    return payload
+
+
 @dataclass
 class Staffroom:
     """The web server, the Slack stand-in and the worker's notifier, on one database."""
@@ -83,31 +121,7 @@ class Staffroom:
         view: dict[str, Any] | None = None,
     ) -> httpx.Response:
         """A button: in a channel message (``channel``), in a modal or App Home (``view``)."""
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "team": {"id": TEAM, "domain": "ccm"},
-            "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-            "api_app_id": "A0CCMAPP1",
-            "token": "legacy-verification-token",
-            "trigger_id": f"{next(_ids)}.{next(_ids)}.{random.getrandbits(64):x}",
-            "response_url": f"{self.fake.url}/respond/{next(_ids)}",
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "case_buttons",
-                    "value": value,
-                    "type": "button",
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        if view is not None:
-            payload["container"] = {"type": "view", "view_id": view["id"]}
-            payload["view"] = view
-        else:
-            assert channel is not None
-            payload["container"] = {"type": "message", "channel_id": channel, "message_ts": "1.000001"}
-            payload["channel"] = {"id": channel, "name": "ccm"}
+        payload = button_click(self.fake.url, user, action_id, value, channel=channel, view=view)
         return self.interaction(payload)
 
     def submit(self, user: str, view: dict[str, Any], values: dict[str, Any]) -> httpx.Response:

@@ -40,7 +40,7 @@ from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, TEAM, FakeSlack, channel_id,
 from tests.fakes.slack_socket_mode import FakeSocketMode, fake_socket_mode
 from tests.http_server import serving
 from tests.service.helpers import record
-from tests.slack.conftest import slack_settings
+from tests.slack.conftest import button_click, slack_settings
 
 LUKAS = "U0LOG002"
 LOGISTICS = channel_id("#ccm-logistics")
@@ -77,26 +77,7 @@ def setup(database_url: str, tmp_path: Any) -> Iterator[Setup]:
 
 def click(fake: FakeSlack, user: str, action_id: str, value: str) -> dict[str, Any]:
     """A button in a channel message, as the ``interactive`` envelope's payload."""
-    return {
-        "type": "block_actions",
-        "team": {"id": TEAM, "domain": "ccm"},
-        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-        "api_app_id": "A0CCMAPP1",
-        "token": "legacy-verification-token",
-        "trigger_id": f"{next(_ids)}.{next(_ids)}.{random.getrandbits(64):x}",
-        "response_url": f"{fake.url}/respond/{next(_ids)}",
-        "container": {"type": "message", "channel_id": LOGISTICS, "message_ts": "1.000001"},
-        "channel": {"id": LOGISTICS, "name": "ccm-logistics"},
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": "case_buttons",
-                "value": value,
-                "type": "button",
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
+    return button_click(fake.url, user, action_id, value, channel=LOGISTICS)
 
 
 def command(fake: FakeSlack, user: str, text: str) -> dict[str, str]:
