@@ -26,7 +26,11 @@ class CCMError(Exception):
         """The error in ``language``, with step, command and decision names in the chart's words."""
         from ccm_core.i18n import translate
 
-        params = dict(self.params)
+        # A parameter given in every language ({"tr": …, "en": …}) is read in the reader's.
+        params = {
+            name: (value.get(language) or value.get("en") or "-") if isinstance(value, dict) else value
+            for name, value in self.params.items()
+        }
         for name, section in _TRANSLATED_PARAMS.items():
             if params.get(name):
                 params[name] = translate(language, f"{section}.{params[name]}")

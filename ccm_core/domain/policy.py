@@ -116,5 +116,5 @@ def ensure_allowed(actor: Actor, use_case: str, complaint: Complaint | None = No
         and complaint.department_id != actor.department_id
     ):
         raise PermissionDenied(
-            why="other_department", reference=complaint.reference, department=complaint.department.code
+            why="other_department", reference=complaint.reference, department=dict(complaint.department.names)
         )

@@ -61,7 +61,7 @@ def test_an_agent_of_another_department_is_told_whose_case_it_is(
         error = response.json()["error"]
         assert (error["code"], error["why"]) == ("permission_denied", "other_department")
         assert error["message"] == (
-            f"Complaint {reference} belongs to the logistics department; "
+            f"Complaint {reference} belongs to the Logistics department; "
             "you may only act on your own department's complaints."
         )
     assert stored() == before
@@ -92,7 +92,7 @@ def test_a_lead_may_not_act_on_another_departments_case(
     )
 
     assert response.status_code == 403
-    assert "logistics departmanına ait" in response.json()["error"]["message"]
+    assert "Lojistik departmanına ait" in response.json()["error"]["message"]
 
 
 def test_only_an_admin_may_erase_a_customers_personal_data(

@@ -87,7 +87,7 @@ def test_staff_see_their_own_department_only(uow) -> None:
     assert total == 1 and cases[0].department == "logistics"
     with pytest.raises(PermissionDenied) as refused:
         views.get_complaint(uow, logistics_agent, billing)
-    assert "finance" in str(refused.value)
+    assert "the Finance department" in str(refused.value)
     _, everything = views.list_complaints(uow, staff(uow, "admin@example.com"), ComplaintFilter())
     assert everything == 2
 

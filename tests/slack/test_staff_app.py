@@ -488,7 +488,7 @@ def test_a_lead_reassigns_a_case_and_it_moves_to_the_other_departments_channel(s
     assert room.click(LUKAS, "ccm_take", reference, channel=LOGISTICS).status_code == 200
     refusal = room.until(lambda: room.fake.ephemerals(LUKAS))[-1]["text"]
     assert refusal == (
-        f"Die Beschwerde {reference} gehört zur Abteilung quality; Sie dürfen nur Beschwerden Ihrer "
+        f"Die Beschwerde {reference} gehört zur Abteilung Qualität; Sie dürfen nur Beschwerden Ihrer "
         "eigenen Abteilung bearbeiten."
     )
     assert views.get_complaint(room.uow(), Actor.system(), reference).assignee is None
