@@ -32,6 +32,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from admin.project import AssistantProject
+from ccm_core.adapters.db import session_factory
+from ccm_core.adapters.guard import guard_for
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import CCMError, ValidationFailed
 from ccm_core.domain.policy import Actor
@@ -197,6 +199,8 @@ class Console:
         self.project = project or AssistantProject()
         self.http = http or (lambda: httpx.Client(timeout=RASA_TIMEOUT_SECONDS))
         self.zone = ZoneInfo(core.settings.timezone)
+        # Counts sign-in attempts per account, in Redis or the database, so every replica shares them.
+        self.guard = guard_for(session_factory(core.engine), settings.redis_url or None)
 
     # sessions and language
 
@@ -498,6 +502,9 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC)
 
 
+SIGN_IN_ATTEMPTS_PER_MINUTE = 5  # per account: a password cannot be guessed by trying
+
+
 def routes(core: Core, settings: ChannelSettings, project: AssistantProject | None = None) -> APIRouter:
     """The console's pages under ``/admin`` (mount ``static_files()`` at ``STATIC_PATH`` beside them)."""
     console = Console(core, settings, project)
@@ -516,6 +523,12 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
         language = console.language(request)
         if not csrf_matches(request.cookies.get(LOGIN_COOKIE), csrf, "login"):
             return console.login_page(request, status=403, error=translate(language, "console.forbidden"))
+        account = f"admin-sign-in:{email.strip().casefold()}"
+        if not console.guard.allow(account, SIGN_IN_ATTEMPTS_PER_MINUTE):
+            log.warning("admin console: too many sign-in attempts for one account")
+            return console.login_page(
+                request, status=429, error=translate(language, "console.login.too_many")
+            )
         try:
             token = sessions.sign_in(console.core.unit_of_work(), email, password)
         except CCMError as refused:

@@ -220,6 +220,17 @@ def test_a_wrong_password_is_refused_in_the_readers_language(console: Console) -
         assert client.get("/admin").status_code == 303
 
 
+def test_guessing_a_password_is_stopped_after_five_tries_a_minute(console: Console) -> None:
+    with console.client(**{"Accept-Language": "en"}) as client:
+        for _ in range(5):
+            assert sign_in(client, password="guess, guess, guess").status_code == 401
+        stopped = sign_in(client)  # even the right password waits now
+        assert stopped.status_code == 429
+        assert alert(stopped.text) == translate("en", "console.login.too_many")
+        assert "ccm_admin_session" not in stopped.headers.get("set-cookie", "")
+        assert client.get("/admin").status_code == 303
+
+
 def test_staff_who_are_not_admins_cannot_sign_in(console: Console) -> None:
     with console.client(**{"Accept-Language": "tr"}) as client:
         response = sign_in(client, email=LEAD)
