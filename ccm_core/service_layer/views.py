@@ -486,7 +486,7 @@ def month_figures(uow: UnitOfWork, actor: Actor, year: int, month: int) -> Month
                 )
             )
         )
-        overdue = list_complaints(uow, actor, ComplaintFilter(overdue_at=now, limit=1))[1]
+        overdue = uow.repo.list(ComplaintFilter(overdue_at=now, limit=1, department_id=department_id))[1]
         return MonthFigures(
             month=f"{year:04d}-{month:02d}",
             received=count(Complaint.received_at >= start, Complaint.received_at < end),

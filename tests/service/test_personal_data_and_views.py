@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from ccm_core.adapters.repository import ComplaintFilter
@@ -151,3 +153,27 @@ def test_unrecognised_messages_are_kept_masked(uow) -> None:
         item = uow.session.get(UnrecognisedMessage, kept)
         assert item.text == "Benim adım <name>, numaram <phone>, mail <email>, <reference> blorf"
         assert (item.status, item.predicted_intent, item.language) == ("open", "inform", "tr")
+
+
+def test_this_months_figures_count_the_departments_cases_and_leave_no_connection_open(
+    uow, engine, clock
+) -> None:
+    lead = staff(uow, "elif.kaya@example.com")
+    first = record(uow, category="delivery").reference
+    record(uow, category="delivery")
+    record(uow, category="billing")  # another department's
+    services.start_review(uow, lead, first)
+    clock.advance(hours=5)
+    services.decide_complaint(uow, lead, first, justified=True, reason="Late")
+    clock.advance(days=5)  # the other delivery case is overdue by now
+
+    gc.disable()  # a session left open must not be rescued by the garbage collector
+    try:
+        figures = views.month_figures(uow, lead, clock.now.year, clock.now.month)
+        assert engine.pool.checkedout() == 0  # every session it opened was closed
+    finally:
+        gc.enable()
+
+    assert (figures.received, figures.justified, figures.unjustified, figures.open_now) == (2, 1, 0, 2)
+    assert figures.median_hours_to_decide == 5 and figures.justified_rate == 1
+    assert figures.overdue_now == 2
