@@ -89,6 +89,19 @@ def button_click(
     return payload
 
 
+def view_submission(user: str, view: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """A ``view_submission`` payload as Slack sends it, with the inputs' ``state``."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "ccm"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0CCMAPP1",
+        "token": "legacy-verification-token",
+        "trigger_id": f"{next(_ids)}.{next(_ids)}.{random.getrandbits(64):x}",
+        "view": {**view, "id": view.get("id", f"V{next(_ids)}"), "state": {"values": state}},
+    }
+
+
 @dataclass
 class Staffroom:
     """The web server, the Slack stand-in and the worker's notifier, on one database."""
@@ -135,17 +148,7 @@ class Staffroom:
             else:
                 field = {"type": "plain_text_input", "value": value}
             state[block_id] = {"value": field}
-        submitted = {**view, "id": view.get("id", f"V{next(_ids)}"), "state": {"values": state}}
-        payload = {
-            "type": "view_submission",
-            "team": {"id": TEAM, "domain": "ccm"},
-            "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-            "api_app_id": "A0CCMAPP1",
-            "token": "legacy-verification-token",
-            "trigger_id": f"{next(_ids)}.{next(_ids)}.{random.getrandbits(64):x}",
-            "view": submitted,
-        }
-        return self.interaction(payload)
+        return self.interaction(view_submission(user, view, state))
 
     def command(self, user: str, text: str) -> httpx.Response:
         fields = {

@@ -40,7 +40,7 @@ from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, TEAM, FakeSlack, channel_id,
 from tests.fakes.slack_socket_mode import FakeSocketMode, fake_socket_mode
 from tests.http_server import serving
 from tests.service.helpers import record
-from tests.slack.conftest import button_click, slack_settings
+from tests.slack.conftest import button_click, slack_settings, view_submission
 
 LUKAS = "U0LOG002"
 LOGISTICS = channel_id("#ccm-logistics")
@@ -91,18 +91,6 @@ def command(fake: FakeSlack, user: str, text: str) -> dict[str, str]:
         "text": text,
         "response_url": f"{fake.url}/respond/{next(_ids)}",
         "trigger_id": f"{next(_ids)}.{next(_ids)}.{random.getrandbits(64):x}",
-    }
-
-
-def submission(user: str, view: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "view_submission",
-        "team": {"id": TEAM, "domain": "ccm"},
-        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-        "api_app_id": "A0CCMAPP1",
-        "token": "legacy-verification-token",
-        "trigger_id": f"{next(_ids)}.{next(_ids)}.{random.getrandbits(64):x}",
-        "view": {**view, "id": f"V{next(_ids)}", "state": {"values": state}},
     }
 
 
@@ -166,7 +154,7 @@ def test_staff_work_a_case_over_socket_mode_and_the_connection_lasts_as_long_as_
         # A modal's refusal travels in the acknowledgement's payload (over HTTP: the response body).
         form_view = blocks.decide_modal(case, "de")
         state = {"decision": {"value": {"type": "static_select", "selected_option": None}}}
-        envelope = sockets.interactive(submission(LUKAS, form_view, state))
+        envelope = sockets.interactive(view_submission(LUKAS, form_view, state))
         ack = sockets.ack(envelope)
         assert ack["envelope_id"] == envelope
         assert ack["payload"]["response_action"] == "errors"
