@@ -22,7 +22,7 @@ export CCM_RASA_MODEL := $(MODEL)
 # Browser tests: Debian's Chromium (never a browser download) and the rasa-webchat widget from npm.
 BROWSER_STAMP := tests/browser/node_modules/.installed-$(shell cat tests/browser/package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat bench-slack nlu-eval install browser rasa-env model clean
+.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -106,6 +106,9 @@ bench-webchat: install model
 
 bench-slack: install
 	@$(BIN)/python -m benchmarks.slack_ack
+
+bench-report: install
+	@$(BIN)/python -m benchmarks.report
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules

@@ -9,8 +9,13 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import language_of, say, yes_no
-from ccm_core.i18n import translate
+from actions.conversation import core, language_of, say, yes_no
+from ccm_core.domain.survey import SurveyDefinition, load_survey
+
+
+def survey_definition() -> SurveyDefinition:
+    """The survey as this deployment defines it (``CCM_SURVEY_FILE``)."""
+    return load_survey(core().settings.survey_file)
 
 
 class AskFromCatalogue(Action, abc.ABC):
@@ -75,7 +80,7 @@ class AskSurveyComment(AskFromCatalogue):
 
 
 class AskSurveyScore(Action):
-    """1–5 as buttons, labelled as in the survey the core sends."""
+    """1–5 as buttons, labelled as in the survey the core sends (the survey definition)."""
 
     def name(self) -> str:
         return "action_ask_survey_score"
@@ -83,13 +88,29 @@ class AskSurveyScore(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        language = language_of(tracker)
+        choices = survey_definition().csat.choices(language_of(tracker))
         buttons = [
-            {
-                "title": translate(language, f"survey.score_{score}"),
-                "payload": f'/give_score{{"score":"{score}"}}',
-            }
-            for score in range(1, 6)
+            {"title": choice.title, "payload": f'/give_score{{"score":"{choice.value}"}}'}
+            for choice in choices
         ]
         say(dispatcher, tracker, "ask_survey_score", buttons=buttons)
+        return []
+
+
+class AskSurveyNps(Action):
+    """The NPS question of the survey definition, 0–10 as buttons (asked when ``CCM_SURVEY_NPS`` is on)."""
+
+    def name(self) -> str:
+        return "action_ask_survey_nps"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        language = language_of(tracker)
+        survey = survey_definition()
+        buttons = [
+            {"title": choice.title, "payload": f'/give_score{{"nps":"{choice.value}"}}'}
+            for choice in survey.nps.choices(language)
+        ]
+        dispatcher.utter_message(text=survey.nps_question(language), buttons=buttons)
         return []

@@ -1,4 +1,5 @@
-"""Messages the process owes the customer (05 interim notice, decision, 08 actions, 09 survey, 11 follow-up).
+"""Messages the process owes the customer (05 interim notice, decision, 08 actions, 09 survey and its
+reminder, 11 follow-up).
 
 The product triggers ``EXTERNAL_notice`` / ``EXTERNAL_survey`` with the outbox message's id
 on the customer's conversation; the text comes from the core, in the complaint's language,
@@ -16,7 +17,7 @@ from actions.conversation import customer_of, entity_value, unit_of_work
 from ccm_core.domain.errors import NotFound, PermissionDenied
 from ccm_core.service_layer import views
 
-SURVEY_SLOTS = ("survey_reference", "survey_score", "survey_comment")
+SURVEY_SLOTS = ("survey_reference", "survey_score", "survey_comment", "survey_nps")
 
 
 class ActionDeliverNotice(Action):
@@ -35,7 +36,7 @@ class ActionDeliverNotice(Action):
         events: list[EventType] = [SlotSet("reference", notice.reference)]
         if not tracker.get_slot("language"):  # a conversation the notice opens speaks the case's language
             events.append(SlotSet("language", notice.language))
-        if notice.kind == "survey":
+        if notice.kind in ("survey", "survey_reminder"):  # either opens the survey form
             events += [SlotSet(name, None) for name in SURVEY_SLOTS]
             events.append(SlotSet("survey_reference", notice.reference))
         return events

@@ -99,6 +99,30 @@ def parse_score(answer: str) -> int | None:
     return None
 
 
+_NPS_DIGITS = re.compile(
+    r"(?<![\d.,])(10|[0-9])(?:\s*(?:/|von|out of|uzerinden|\u00fczerinden)\s*10)?(?!\d|[.,]\d)"
+)
+_NPS_WORDS = {
+    0: ("sifir", "zero", "null"),
+    **_NUMBER_WORDS,
+    6: ("alti", "six", "sechs"),
+    7: ("yedi", "seven", "sieben"),
+    8: ("sekiz", "eight", "acht"),
+    9: ("dokuz", "nine", "neun"),
+    10: ("on", "ten", "zehn"),
+}
+
+
+def parse_nps(answer: str) -> int | None:
+    """The 0–10 recommendation score in a typed answer, from digits or number words; None if unclear."""
+    if match := _NPS_DIGITS.search(answer):
+        return int(match.group(1))
+    words = _WORD.findall(fold(answer))
+    if len(words) > 3:
+        return None
+    return next((score for score, names in _NPS_WORDS.items() if any(name in words for name in names)), None)
+
+
 def score_given(tracker: Tracker, typed: str) -> tuple[int | None, bool]:
     """The score of a tapped 1–5 button, or else read from ``typed``; and whether it was tapped."""
     tapped = entity_value(tracker, "score")
@@ -109,6 +133,11 @@ def score_given(tracker: Tracker, typed: str) -> tuple[int | None, bool]:
 
 def satisfied_from() -> int:
     return unit_of_work().settings.survey_satisfied_from
+
+
+def nps_asked() -> bool:
+    """The NPS question is part of the survey when the deployment turns it on (``CCM_SURVEY_NPS=on``)."""
+    return unit_of_work().settings.survey_nps
 
 
 class ValidateSurveyForm(FormValidationAction):
@@ -123,9 +152,12 @@ class ValidateSurveyForm(FormValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         score = str(tracker.get_slot("survey_score") or "")  # raw text until validated into a digit
+        slots = ["survey_score"]
         if score.isdigit() and int(score) < satisfied_from():
-            return ["survey_score", "survey_comment"]
-        return ["survey_score"]
+            slots.append("survey_comment")
+        if nps_asked():
+            slots.append("survey_nps")
+        return slots
 
     def validate_survey_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -150,6 +182,18 @@ class ValidateSurveyForm(FormValidationAction):
         comment = str(value or "").strip()
         return {"survey_comment": comment or None}
 
+    def validate_survey_nps(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {"survey_nps": None}  # cleared by an action, not answered yet
+        tapped = entity_value(tracker, "nps")
+        nps = int(tapped) if str(tapped).isdigit() else parse_nps(str(value))
+        if nps is None or not 0 <= nps <= 10:
+            say(dispatcher, tracker, "invalid_nps")
+            return {"survey_nps": None}
+        return {"survey_nps": str(nps)}
+
 
 class ActionRecordSurveyAnswer(Action):
     """10: satisfied closes the case; not satisfied starts a follow-up round with the customer's comment."""
@@ -172,8 +216,15 @@ class ActionRecordSurveyAnswer(Action):
             say(dispatcher, tracker, "no_survey")
             return cleared
         try:
+            nps = tracker.get_slot("survey_nps")
             case = services.record_survey_answer(
-                unit_of_work(), actor, reference, score=int(score), comment=tracker.get_slot("survey_comment")
+                unit_of_work(),
+                actor,
+                reference,
+                score=int(score),
+                comment=tracker.get_slot("survey_comment"),
+                nps=int(nps) if nps is not None else None,
+                source="chat",
             )
         except CCMError:
             say(dispatcher, tracker, "no_survey")

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
-from typing import Annotated
+import re
+from pathlib import Path
+from typing import Annotated, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 import uvicorn
@@ -18,15 +22,22 @@ import uvicorn
 from admin.cli import admin_app, nlu_app
 from ccm.web import quiet_http_clients, report_channels
 from ccm.worker import default_worker_id, run_worker
-from ccm_core.entrypoints.cli import app, configured_core, reported
+from ccm_core.entrypoints.cli import OPERATOR, app, configured_core, reported
+from ccm_core.service_layer.report import monthly_report
 from channels import telegram
 from channels.context import channel_context
 from channels.settings import ChannelSettings
+from reports.render import write_monthly_report
+from reports.schedule import report_directory
+from reports.texts import LANGUAGES
 
 telegram_app = typer.Typer(help="The Telegram channel.", no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(admin_app, name="admin")
 app.add_typer(nlu_app, name="nlu")
+report_app = typer.Typer(help="The monthly management report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 app.info.help = (
     "CCM, customer complaint management: set up the database, load the organisation, issue API tokens, "
     "look at complaints, and run the web server and the delivery worker."
@@ -96,3 +107,42 @@ def telegram_poll() -> None:
 
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(polling())
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: Annotated[str, typer.Option(help="The month to report on, as YYYY-MM (e.g. 2026-10).")],
+    language: Annotated[
+        str | None, typer.Option(help="tr, en or de (default: CCM_REPORT_LANGUAGE, tr).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for the files (default: <CCM_DATA_DIR>/reports).")
+    ] = None,
+) -> None:
+    """Write the month's report as PDF and HTML with charts, and its figures as CSV; print the three paths."""
+    with reported(), configured_core() as core:
+        year, number = _report_month(month, core.unit_of_work().now(), core.settings.timezone)
+        language = language or core.settings.report_language
+        if language not in LANGUAGES:
+            _refuse(f"The report is written in {', '.join(LANGUAGES)}, not {language!r}.")
+        report = monthly_report(core.unit_of_work(), OPERATOR, year, number)
+        files = write_monthly_report(report, language, out or report_directory(core))
+    for path in (files.pdf, files.html, files.csv):
+        typer.echo(str(path))
+
+
+def _report_month(text: str, now: dt.datetime, timezone: str) -> tuple[int, int]:
+    """``2026-10`` as (2026, 10); a malformed month or one that has not begun is refused in one line."""
+    found = MONTH.match(text.strip())
+    if not found or not 1 <= int(found[2]) <= 12:
+        _refuse(f"--month must be a month as YYYY-MM (e.g. 2026-10), not {text!r}.")
+    year, number = int(found[1]), int(found[2])
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    if (year, number) > (today.year, today.month):
+        _refuse(f"{text} has not begun yet; there is nothing to report.")
+    return year, number
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)

@@ -3,7 +3,7 @@
 ``/api/v1`` is the core's API; ``/chat`` the web chat page with its socket.io endpoint;
 ``/channels/telegram/webhook`` and ``/channels/whatsapp/webhook`` receive the platforms'
 webhooks when their secrets are configured; ``/slack/events`` is the staff's Slack app;
-``/admin`` is the admins' console.
+``/admin`` is the admins' console; ``/survey/{token}`` the survey page of a signed link.
 Every replica serves all of them: the state they share lives in the database or Redis.
 """
 
@@ -22,6 +22,7 @@ from ccm_core.entrypoints import api
 from channels import slack, telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
 from channels.settings import ChannelSettings
+from surveys import page as survey_page
 
 log = logging.getLogger("ccm")
 
@@ -30,7 +31,7 @@ def report_channels(settings: ChannelSettings) -> list[str]:
     """One line per customer channel: on, or off with the settings it lacks."""
     missing = settings.missing()
     lines = ["web chat: on at /chat"]
-    for channel in ("telegram", "whatsapp", "slack"):
+    for channel in ("telegram", "whatsapp", "email", "slack"):
         if channel in missing:
             lines.append(f"{channel}: off (set {', '.join(missing[channel])} to turn it on)")
         else:
@@ -63,6 +64,7 @@ def create_app(core: Core | None = None, settings: ChannelSettings | None = None
             app.include_router(slack.routes(staff_app))
     app.include_router(console.routes(app.state.core, settings))
     app.mount(console.STATIC_PATH, console.static_files(), name="admin-static")
+    app.include_router(survey_page.routes(app.state.core))
     return web.mount(app, ctx)
 
 

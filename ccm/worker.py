@@ -1,5 +1,8 @@
 """The worker process: delivers the outbox to every customer channel that is on, tells staff in Slack,
-and runs the retrain requests admins queue in the console (where the Rasa environment is installed)."""
+runs the process's timers (surveys, reminders and expiries; the customer's notice when a review runs
+long; the monthly management report) and the retrain requests admins queue in the console (where the
+Rasa environment is installed). Every timer's state is in the database, so any number of workers share
+them and a restart repeats nothing."""
 
 from __future__ import annotations
 
@@ -14,15 +17,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from admin.training import TrainingSettings, run_queued_retrain
 from ccm_core.bootstrap import Core
-from channels import telegram, web, whatsapp
+from ccm_core.service_layer import services
+from channels import email, telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
 from channels.delivery import DeliveryWorker
 from channels.sending import Sender
 from channels.settings import ChannelSettings
 from channels.slack import SlackNotifier
+from reports.schedule import run_monthly_reports_forever
+from surveys.scheduler import run_survey_schedule_forever
 
 log = logging.getLogger("ccm.worker")
 RETRAIN_POLL_SECONDS = 10.0
+TIMER_SECONDS = 60.0
 
 
 def senders_for(ctx: ChannelContext) -> dict[str, Sender]:
@@ -32,11 +39,31 @@ def senders_for(ctx: ChannelContext) -> dict[str, Sender]:
         senders["telegram"] = telegram.sender(ctx)
     if ctx.settings.whatsapp_on:
         senders["whatsapp"] = whatsapp.sender(ctx)
+    if ctx.settings.email_on:
+        senders["email"] = email.sender(ctx)
     return senders
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def run_review_delay_notices_forever(
+    core: Core, stop: asyncio.Event, every_seconds: float = TIMER_SECONDS
+) -> None:
+    """Tell customers, once per case, when the review runs past (or close to) its deadline."""
+    while not stop.is_set():
+        try:
+            told = await asyncio.to_thread(services.send_review_delay_notices, core.unit_of_work())
+        except Exception as error:  # the loop must outlive a database outage; the next run catches up
+            log.warning(
+                "review delay notices failed (%s); trying again in %s s", type(error).__name__, every_seconds
+            )
+        else:
+            if told:
+                log.info("review delay notices sent: %s", told)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_seconds)
 
 
 async def run_retrain_requests(
@@ -69,11 +96,27 @@ async def run_worker(
         loop.add_signal_handler(signum, stop.set)
     senders = senders_for(ctx)
     log.info("worker %s delivering to: %s", worker_id, ", ".join(sorted(senders)))
-    jobs = [DeliveryWorker(ctx, senders, worker_id).run_forever(stop)]
+    jobs = [
+        DeliveryWorker(ctx, senders, worker_id).run_forever(stop),
+        run_survey_schedule_forever(core, stop),
+        run_review_delay_notices_forever(core, stop),
+    ]
+    client = None
     if settings.slack_on:
         client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         jobs.append(SlackNotifier(ctx, client, worker_id).run_forever(stop))
         log.info("worker %s telling staff in Slack and raising SLA alerts", worker_id)
+    management = settings.slack_management_channel or None
+    jobs.append(
+        run_monthly_reports_forever(core, client if management else None, management, worker_id, stop)
+    )
+    log.info(
+        "worker %s running surveys, review delay notices and the monthly report (%s)",
+        worker_id,
+        f"posted to Slack {management}"
+        if client and management
+        else "files only: no Slack management channel",
+    )
     training = training or TrainingSettings.from_env()
     if training.rasa_available:
         jobs.append(run_retrain_requests(core, training, worker_id, stop))

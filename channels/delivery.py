@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 
 from ccm_core.adapters.guard import DatabaseGuard
+from ccm_core.domain.lifecycle import CHAT_CHANNELS
 from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import delivery
 from ccm_core.service_layer.delivery import Claim
@@ -29,6 +30,8 @@ from channels.sending import DeliveryFailed, Notice, Sender
 log = logging.getLogger(__name__)
 WORKER = Actor.system("worker")
 HOUSEKEEPING_SECONDS = 3600
+# The survey and its reminder open the chat's survey form, so a typed or tapped score is understood.
+SURVEY_KINDS = frozenset({"survey", "survey_reminder"})
 
 
 def address_of(claim: Claim) -> str:
@@ -103,11 +106,13 @@ class DeliveryWorker:
                 body=claim.body,
                 conversation_id=conversation_id(claim.channel, address),
             )
-            intent = "EXTERNAL_survey" if claim.kind == "survey" else "EXTERNAL_notice"
-            messages = await self.ctx.rasa.trigger(
-                notice.conversation_id, intent, {"outbox_id": claim.outbox_id}
-            )
-            replies = replies_from_rasa(messages) or [Reply(claim.body)]
+            replies = [Reply(claim.body)]
+            if claim.channel in CHAT_CHANNELS:  # e-mail has no conversation with the assistant
+                intent = "EXTERNAL_survey" if claim.kind in SURVEY_KINDS else "EXTERNAL_notice"
+                messages = await self.ctx.rasa.trigger(
+                    notice.conversation_id, intent, {"outbox_id": claim.outbox_id}
+                )
+                replies = replies_from_rasa(messages) or replies
             parts = sender.prepare(notice, replies, dt.datetime.now(dt.UTC))
             if not await asyncio.to_thread(delivery.save_rendering, self.uow(), claim, parts):
                 return  # the lease ran out and another worker holds the message now

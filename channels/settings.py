@@ -22,6 +22,11 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _switch(name: str, default: bool) -> bool:
+    raw = _env(name).lower()
+    return raw in {"1", "true", "yes", "on"} if raw else default
+
+
 def _templates(raw: str) -> dict[str, str]:
     """``interim_notice=ccm_interim_notice,survey=ccm_survey`` as a mapping of notice kind to template."""
     pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
@@ -65,6 +70,17 @@ class ChannelSettings:
     slack_app_token: str = field(default_factory=lambda: _env("CCM_SLACK_APP_TOKEN"))
     # Slack's Web API; a local stand-in in tests.
     slack_api_url: str = field(default_factory=lambda: _env("CCM_SLACK_API_URL", "https://slack.com/api/"))
+    # Where the monthly management report is posted: a channel id (C…), as Slack shares files by id.
+    slack_management_channel: str = field(default_factory=lambda: _env("CCM_SLACK_MANAGEMENT_CHANNEL"))
+
+    # E-mail for customers who came by e-mail (or phone, with an address): an SMTP relay. STARTTLS is
+    # required unless turned off (a relay on the same host, say), so the password never goes in clear.
+    smtp_host: str = field(default_factory=lambda: _env("CCM_SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: _int("CCM_SMTP_PORT", 587))
+    smtp_user: str = field(default_factory=lambda: _env("CCM_SMTP_USER"))
+    smtp_password: str = field(default_factory=lambda: _env("CCM_SMTP_PASSWORD"))
+    smtp_starttls: bool = field(default_factory=lambda: _switch("CCM_SMTP_STARTTLS", True))
+    mail_from: str = field(default_factory=lambda: _env("CCM_MAIL_FROM"))
 
     worker_batch: int = field(default_factory=lambda: _int("CCM_WORKER_BATCH", 8))
     worker_poll_seconds: float = field(default_factory=lambda: _float("CCM_WORKER_POLL_SECONDS", 1.0))
@@ -105,6 +121,10 @@ class ChannelSettings:
     def slack_on(self) -> bool:
         return not self.missing().get("slack")
 
+    @property
+    def email_on(self) -> bool:
+        return not self.missing().get("email")
+
     def missing(self) -> dict[str, list[str]]:
         """For each channel that is off, the settings it lacks (said at start-up)."""
         found: dict[str, list[str]] = {}
@@ -122,7 +142,13 @@ class ChannelSettings:
             slack.append(("CCM_SLACK_APP_TOKEN", self.slack_app_token))
         else:
             slack.append(("CCM_SLACK_SIGNING_SECRET", self.slack_signing_secret))
-        for channel, needed in (("telegram", telegram), ("whatsapp", whatsapp), ("slack", slack)):
+        email = [("CCM_SMTP_HOST", self.smtp_host), ("CCM_MAIL_FROM", self.mail_from)]
+        for channel, needed in (
+            ("telegram", telegram),
+            ("whatsapp", whatsapp),
+            ("slack", slack),
+            ("email", email),
+        ):
             absent = [name for name, value in needed if not value]
             if absent:
                 found[channel] = absent

@@ -23,9 +23,10 @@ only approved templates may be sent. Each notice kind needs its own template, na
 ``CCM_WHATSAPP_TEMPLATES`` (``interim_notice=ccm_interim_notice,survey=ccm_survey,...``)
 and approved in each language (codes ``tr``, ``en``, ``de``) with two body parameters:
 ``{{1}}`` the case reference, ``{{2}}`` the notice's own text in the case's language, on
-one line and cut at a word after 700 characters. The survey template also has five
-quick-reply buttons, 1 to 5 in that order, whose payloads we set so a tap answers the
-survey. A notice without a template is recorded as failed with that reason, never dropped.
+one line and cut at a word after 700 characters. The survey's and its reminder's templates
+(``survey``, ``survey_reminder``) also have five quick-reply buttons, 1 to 5 in that order,
+whose payloads we set so a tap answers the survey. A notice without a template is recorded as
+failed with that reason, never dropped.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ TEMPLATE_QUICK_REPLIES = 10
 SERVICE_WINDOW = dt.timedelta(hours=24)
 # A free-form part prepared in the window's last minutes could reach Meta after it closed.
 WINDOW_MARGIN = dt.timedelta(minutes=10)
-TEMPLATE_BUTTON_KINDS = frozenset({"survey"})
+TEMPLATE_BUTTON_KINDS = frozenset({"survey", "survey_reminder"})
 
 # Graph API error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 RATE_LIMITED = frozenset({4, 80007, 130429, 131048, 131056})

@@ -143,6 +143,20 @@ class Repository:
             found.extend((complaint, step, due_at) for complaint, due_at in self.session.execute(query))
         return sorted(found, key=lambda row: row[2])
 
+    def reviews_running_long(self, soon_until: dt.datetime) -> Sequence[str]:
+        """References of undecided cases whose decision is due before ``soon_until`` and whose
+        customer was not told yet that the review runs long, most overdue first."""
+        return self.session.scalars(
+            select(Complaint.reference)
+            .where(
+                Complaint.status.in_((Status.RECEIVED, Status.IN_REVIEW)),
+                Complaint.decided_at.is_(None),
+                Complaint.delay_notice_at.is_(None),
+                Complaint.decision_due_at < soon_until,
+            )
+            .order_by(Complaint.decision_due_at, Complaint.id)
+        ).all()
+
     def audit_trail(self, complaint: Complaint) -> Sequence[AuditEvent]:
         return self.session.scalars(
             select(AuditEvent).where(AuditEvent.complaint_id == complaint.id).order_by(AuditEvent.id)

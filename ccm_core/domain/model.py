@@ -43,6 +43,8 @@ from ccm_core.domain.lifecycle import (
 )
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.sla import SlaPolicy, SlaStep
+from ccm_core.domain.survey import REMIND_SURVEY, SurveyDefinition, answer_source, nps_score
+from ccm_core.domain.working_time import SlaCalendar, calendar_for
 from ccm_core.i18n import translate
 
 ERASED = "[erased]"
@@ -92,9 +94,16 @@ class Department(Base):
     names: Mapped[dict[str, Any]]  # language -> display name
     slack_channel: Mapped[str | None] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the department works, for SLA deadlines in working hours: country (holiday calendar),
+    # time zone, working days and hours. Seeded from the organisation file.
+    working_time: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names.get("en") or self.code
+
+    def calendar(self) -> SlaCalendar:
+        """The working time its SLA deadlines count in; round the clock when none is set."""
+        return calendar_for(self.working_time)
 
 
 class Staff(Base):
@@ -226,6 +235,13 @@ class Complaint(Base):
     __table_args__ = (
         Index("ix_complaints_status_department", "status", "department_id"),
         Index("ix_complaints_received_at", "received_at"),
+        # The worker's survey schedule finds due cases by status and time (migration 0006).
+        Index("ix_complaints_status_survey_send_at", "status", "survey_send_at"),
+        Index("ix_complaints_status_survey_remind_at", "status", "survey_remind_at"),
+        Index("ix_complaints_status_survey_expires_at", "status", "survey_expires_at"),
+        # The monthly report counts decisions and closings by month (migration 0006).
+        Index("ix_complaints_decided_at", "decided_at"),
+        Index("ix_complaints_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -265,6 +281,13 @@ class Complaint(Base):
     decision_due_at: Mapped[dt.datetime | None]
     action_due_at: Mapped[dt.datetime | None]
     survey_due_at: Mapped[dt.datetime | None]
+    # The survey's own schedule (09/10), run by the worker: when to send it, remind once, give up.
+    survey_send_at: Mapped[dt.datetime | None]
+    survey_remind_at: Mapped[dt.datetime | None]
+    survey_reminded_at: Mapped[dt.datetime | None]
+    survey_expires_at: Mapped[dt.datetime | None]
+    # When the customer was told, unasked, that the review runs long (05, sent once per case).
+    delay_notice_at: Mapped[dt.datetime | None]
 
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it from the class
@@ -311,6 +334,7 @@ class Complaint(Base):
         external_reference: str | None = None,
     ) -> Complaint:
         """02/04: create the record, route it, set its first deadlines and queue the acknowledgement."""
+        calendar = category.department.calendar()
         complaint = cls(
             reference=reference,
             idempotency_key=idempotency_key,
@@ -327,9 +351,9 @@ class Complaint(Base):
             needs_human=False,
             received_at=now,
             updated_at=now,
-            ack_due_at=sla.due(SlaStep.ACKNOWLEDGE, priority, now),
-            interim_due_at=sla.due(SlaStep.INTERIM_NOTICE, priority, now),
-            decision_due_at=sla.due(SlaStep.DECISION, priority, now),
+            ack_due_at=sla.due(SlaStep.ACKNOWLEDGE, priority, now, calendar),
+            interim_due_at=sla.due(SlaStep.INTERIM_NOTICE, priority, now, calendar),
+            decision_due_at=sla.due(SlaStep.DECISION, priority, now, calendar),
         )
         complaint._audit(actor, now, "record", None, {"channel": channel, "category": category.code})
         complaint._queue("acknowledgement", now, answered_by=actor)
@@ -371,7 +395,9 @@ class Complaint(Base):
         self.decided_at = now
         if decision == Decision.JUSTIFIED:
             self.status = Status.TAKING_ACTION
-            self.action_due_at = sla.due(SlaStep.ACTION_COMPLETION, self.priority, now)
+            self.action_due_at = sla.due(
+                SlaStep.ACTION_COMPLETION, self.priority, now, self.department.calendar()
+            )
             self._audit(actor, now, command, before)
         else:
             self._close(CloseReason.UNJUSTIFIED, now)
@@ -422,8 +448,10 @@ class Complaint(Base):
         self.updated_at = now
         self._audit(actor, now, Command.COMPLETE_ACTION, before, {"action_id": action_id})
 
-    def inform_customer(self, actor: Actor, now: dt.datetime, *, summary: str, sla: SlaPolicy) -> None:
-        """08: tell the customer what was done; every action must be complete."""
+    def inform_customer(
+        self, actor: Actor, now: dt.datetime, *, summary: str, sla: SlaPolicy, survey_delay_hours: float
+    ) -> None:
+        """08: tell the customer what was done; every action must be complete. The survey follows later."""
         before = self._require(Command.INFORM_CUSTOMER)
         if not self.actions:
             raise PreconditionFailed("no_actions", reference=self.reference)
@@ -433,21 +461,66 @@ class Complaint(Base):
         _require_text("summary", summary)
         self.status = Status.CUSTOMER_INFORMED
         self.informed_at = now
-        self.survey_due_at = sla.due(SlaStep.SURVEY, self.priority, now)
+        self.survey_send_at = now + dt.timedelta(hours=survey_delay_hours)  # run by the worker's schedule
+        self.survey_due_at = sla.due(SlaStep.SURVEY, self.priority, now, self.department.calendar())
         self._audit(actor, now, Command.INFORM_CUSTOMER, before)
         self._queue("action_summary", now, summary=summary.strip())
 
-    def send_survey(self, actor: Actor, now: dt.datetime) -> None:
-        """09: the satisfaction survey, with a 1–5 scale the channels render as buttons."""
+    def send_survey(
+        self,
+        actor: Actor,
+        now: dt.datetime,
+        *,
+        survey: SurveyDefinition,
+        link: str,
+        reminder_hours: float,
+        expiry_hours: float,
+    ) -> None:
+        """09: the satisfaction survey, its 1–5 choices as buttons and the signed link to the survey page.
+
+        Sending it also sets the round's reminder and expiry times, which the worker's schedule acts on.
+        """
         before = self._require(Command.SEND_SURVEY)
         self.status = Status.SURVEY_SENT
         self.survey_sent_at = now
+        self.survey_send_at = None
+        self.survey_remind_at = now + dt.timedelta(hours=reminder_hours)
+        self.survey_expires_at = now + dt.timedelta(hours=expiry_hours)
+        self.survey_reminded_at = None
         self._audit(actor, now, Command.SEND_SURVEY, before, {"round": self.follow_up_round})
-        choices = [
-            {"score": score, "title": translate(self.language, f"survey.score_{score}")}
-            for score in range(1, 6)
-        ]
-        self._queue("survey", now, extra_payload={"choices": choices, "round": self.follow_up_round})
+        self._queue_survey("survey", now, survey, link)
+
+    def remind_survey(self, actor: Actor, now: dt.datetime, *, survey: SurveyDefinition, link: str) -> None:
+        """No answer yet: ask once more, with the same choices and link. A round is reminded once."""
+        before = Status(self.status)
+        if before != Status.SURVEY_SENT:
+            raise InvalidTransition(
+                reference=self.reference,
+                current=before,
+                command=REMIND_SURVEY,
+                allowed=[str(c) for c in allowed_commands(before)],
+            )
+        if self.survey_reminded_at is not None:
+            raise PreconditionFailed(
+                "survey_already_reminded",
+                reference=self.reference,
+                reminded_at=self.survey_reminded_at.isoformat(timespec="minutes"),
+            )
+        self.survey_reminded_at = now
+        self._audit(actor, now, REMIND_SURVEY, before, {"round": self.follow_up_round})
+        self._queue_survey("survey_reminder", now, survey, link)
+
+    def _queue_survey(self, kind: str, now: dt.datetime, survey: SurveyDefinition, link: str) -> None:
+        """The survey or its reminder: texts from the survey definition, in the customer's language."""
+        choices = [{"score": c.value, "title": c.title} for c in survey.csat.choices(self.language)]
+        self._queue(
+            kind,
+            now,
+            extra_payload={"choices": choices, "round": self.follow_up_round, "link": link},
+            question=survey.csat_question(self.language, self.reference),
+            comment=survey.comment_question(self.language),
+            link=link,
+        )
 
     def record_survey_answer(
         self,
@@ -458,9 +531,17 @@ class Complaint(Base):
         comment: str | None,
         satisfied_from: int,
         sla: SlaPolicy,
+        max_rounds: int,
+        nps: int | None = None,
+        source: str = "staff",
     ) -> SurveyResponse:
-        """10: satisfied closes the case; not satisfied starts a follow-up round (11)."""
+        """10: satisfied closes the case; not satisfied starts a follow-up round (11).
+
+        A round that reaches ``max_rounds`` also alerts the department's leads.
+        """
         score = validation.survey_score(score)
+        nps = nps_score(nps)
+        source = answer_source(source)
         satisfied = score >= satisfied_from
         command = Command.ANSWER_SATISFIED if satisfied else Command.ANSWER_DISSATISFIED
         before = self._require(command)
@@ -469,11 +550,13 @@ class Complaint(Base):
             score=score,
             comment=comment.strip() if comment and comment.strip() else None,
             satisfied=satisfied,
+            nps=nps,
+            source=source,
             answered_at=now,
         )
         self.survey_responses.append(response)
         self.survey_answered_at = now
-        details = {"score": score, "round": self.follow_up_round}
+        details = {"score": score, "round": self.follow_up_round, "source": source}
         if satisfied:
             self._close(CloseReason.SATISFIED, now)
             self._audit(actor, now, command, before, details)
@@ -481,14 +564,17 @@ class Complaint(Base):
             self._open_follow_up(now, sla)
             self._audit(actor, now, command, before, details)
             self._queue("follow_up_notice", now, answered_by=actor)
-            self._notify_staff("survey_dissatisfied", now, payload=details)
+            self._notify_staff("survey_dissatisfied", now, payload={"score": score, "round": response.round})
+            if self.follow_up_round >= max_rounds:
+                payload = {"round": self.follow_up_round, "limit": max_rounds}
+                self._notify_staff("follow_up_rounds_exceeded", now, payload=payload)
         return response
 
     def expire_survey(self, actor: Actor, now: dt.datetime) -> None:
-        """An unanswered survey closes the case as "no response"."""
+        """An unanswered survey closes the case as "no response"; the silent customer is not written to."""
         before = self._require(Command.EXPIRE_SURVEY)
         self._close(CloseReason.NO_RESPONSE, now)
-        self._audit(actor, now, Command.EXPIRE_SURVEY, before)
+        self._audit(actor, now, Command.EXPIRE_SURVEY, before, {"round": self.follow_up_round})
 
     def start_follow_up(self, actor: Actor, now: dt.datetime, *, sla: SlaPolicy) -> None:
         """11: staff reopen the case for a new action or proposal."""
@@ -573,6 +659,20 @@ class Complaint(Base):
             self.updated_at = now
             self._audit(actor, now, "acknowledged", self.status)
 
+    def tell_customer_review_runs_long(self, actor: Actor, now: dt.datetime) -> bool:
+        """05: tell the customer, once per case, that the review takes longer than planned.
+
+        Only an undecided case in review (or not yet picked up) gets it; returns whether it was queued.
+        """
+        undecided = self.status in (Status.RECEIVED, Status.IN_REVIEW) and self.decision is None
+        if not undecided or self.delay_notice_at is not None:
+            return False
+        self.delay_notice_at = now
+        due = self.decision_due_at.isoformat(timespec="minutes") if self.decision_due_at else None
+        self._audit(actor, now, "review_delay_notice", Status(self.status), {"decision_due_at": due})
+        self._queue("review_delayed", now)
+        return True
+
     def erase_personal_data(self, actor: Actor, now: dt.datetime) -> None:
         """KVKK/GDPR erasure of this case's personal data; dates, categories and scores stay."""
         self.description = ERASED
@@ -645,7 +745,9 @@ class Complaint(Base):
         self.informed_at = None
         self.survey_sent_at = None
         self.survey_due_at = None
-        self.action_due_at = sla.due(SlaStep.ACTION_COMPLETION, self.priority, now)
+        self.action_due_at = sla.due(
+            SlaStep.ACTION_COMPLETION, self.priority, now, self.department.calendar()
+        )
         self.updated_at = now
 
     def _audit(
@@ -743,6 +845,7 @@ class CorrectiveAction(Base):
     """07: a corrective or preventive action taken on a justified complaint."""
 
     __tablename__ = "complaint_actions"
+    __table_args__ = (Index("ix_complaint_actions_done_at", "done_at"),)  # the monthly report
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
@@ -774,6 +877,7 @@ class CustomerMessage(Base):
 
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
+    __table_args__ = (Index("ix_survey_responses_answered_at", "answered_at"),)  # the monthly report
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
@@ -781,6 +885,8 @@ class SurveyResponse(Base):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     satisfied: Mapped[bool] = mapped_column(Boolean)
+    nps: Mapped[int | None] = mapped_column(Integer)  # 0–10, when the NPS question is on
+    source: Mapped[str | None] = mapped_column(String(16))  # "chat", "link" or "staff"
     answered_at: Mapped[dt.datetime]
 
     complaint: Mapped[Complaint] = relationship(back_populates="survey_responses")
@@ -878,6 +984,7 @@ class AuditEvent(Base):
     """Who did what, when, and how the status moved. Rows are append-only (database triggers)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)  # the monthly report
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
@@ -994,3 +1101,23 @@ class RetrainRequest(Base):
     finished_at: Mapped[dt.datetime | None]
     model_id: Mapped[int | None] = mapped_column(ForeignKey("assistant_models.id"))
     outcome: Mapped[str | None] = mapped_column(Text)  # what happened, for the console
+
+
+class ReportRun(Base):
+    """A monthly management report: produced once per month by one worker, under a lease, then posted."""
+
+    __tablename__ = "report_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # "2026-10"
+    language: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+    # Fencing token, raised by every claim: a worker whose lease ran out can no longer write.
+    claim_token: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    posted_at: Mapped[dt.datetime | None]
+    files: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # kind ("pdf", "html", "csv") → path
+    outcome: Mapped[str | None] = mapped_column(Text)

@@ -59,6 +59,10 @@ CUSTOMER_PERMISSIONS = frozenset(
         Command.ANSWER_DISSATISFIED,
     }
 )
+# A signed survey link is the credential of a customer who left the chat: it answers its own case's
+# survey, and does nothing else.
+SURVEY_LINK = "survey_link"
+SURVEY_LINK_PERMISSIONS = frozenset({Command.ANSWER_SATISFIED, Command.ANSWER_DISSATISFIED})
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,11 @@ class Actor:
         return cls("customer", f"customer:{channel}", channel=channel, external_id=external_id)
 
     @classmethod
+    def survey_link(cls, reference: str) -> Actor:
+        """The holder of a genuine survey link for ``reference`` (the signature was checked before)."""
+        return cls("customer", f"customer:{SURVEY_LINK}", channel=SURVEY_LINK, external_id=reference)
+
+    @classmethod
     def system(cls, name: str = "ccm") -> Actor:
         return cls("system", f"system:{name}")
 
@@ -101,9 +110,10 @@ def ensure_allowed(actor: Actor, use_case: str, complaint: Complaint | None = No
     if actor.kind == "system":
         return
     if actor.kind == "customer":
-        if use_case not in CUSTOMER_PERMISSIONS:
+        permitted = SURVEY_LINK_PERMISSIONS if actor.channel == SURVEY_LINK else CUSTOMER_PERMISSIONS
+        if use_case not in permitted:
             raise PermissionDenied(why="role", role="customer", command=str(use_case))
-        if complaint is not None and not complaint.belongs_to(actor.channel, actor.external_id):
+        if complaint is not None and not _customers_case(actor, complaint):
             raise PermissionDenied(why="not_customers_case", reference=complaint.reference)
         return
     assert actor.role is not None
@@ -118,3 +128,10 @@ def ensure_allowed(actor: Actor, use_case: str, complaint: Complaint | None = No
         raise PermissionDenied(
             why="other_department", reference=complaint.reference, department=dict(complaint.department.names)
         )
+
+
+def _customers_case(actor: Actor, complaint: Complaint) -> bool:
+    """A survey link names its one case; a conversation owns the cases taken in it."""
+    if actor.channel == SURVEY_LINK:
+        return complaint.reference == actor.external_id
+    return complaint.belongs_to(actor.channel, actor.external_id)

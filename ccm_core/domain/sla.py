@@ -2,6 +2,8 @@
 
 The hours per step (and optionally per priority) are configuration, seeded from
 the organisation file into the database so every replica uses the same policy.
+They are working hours of the case's department (``working_time.py``); a department
+without working time counts every hour.
 Each step has the complaint column holding its deadline and the column that
 shows it was met; the breach query and the monthly figures use the same pairs.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from ccm_core.domain.working_time import SlaCalendar
 
 
 class SlaStep(StrEnum):
@@ -47,9 +51,10 @@ class SlaPolicy:
 
     hours: dict[tuple[str, SlaStep], float] = field(default_factory=dict)
 
-    def allowance(self, step: SlaStep, priority: str) -> dt.timedelta:
-        hours = self.hours.get((priority, step), self.hours.get((ANY_PRIORITY, step), DEFAULT_HOURS[step]))
-        return dt.timedelta(hours=hours)
+    def allowance(self, step: SlaStep, priority: str) -> float:
+        """Hours allowed for the step: the priority's own rule, else the ``*`` rule, else the default."""
+        return self.hours.get((priority, step), self.hours.get((ANY_PRIORITY, step), DEFAULT_HOURS[step]))
 
-    def due(self, step: SlaStep, priority: str, start: dt.datetime) -> dt.datetime:
-        return start + self.allowance(step, priority)
+    def due(self, step: SlaStep, priority: str, start: dt.datetime, calendar: SlaCalendar) -> dt.datetime:
+        """The step's deadline: its hours counted in the working time of the case's department."""
+        return calendar.add_working_hours(start, self.allowance(step, priority))

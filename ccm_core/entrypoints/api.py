@@ -120,6 +120,7 @@ class SummaryIn(BaseModel):
 class SurveyAnswerIn(BaseModel):
     score: StrictInt
     comment: Text | None = None
+    nps: StrictInt | None = None  # 0–10, when the customer was asked how likely they are to recommend us
 
 
 class MessageIn(BaseModel):
@@ -319,7 +320,9 @@ def record_survey_answer(
     reference: Reference, body: SurveyAnswerIn, uow: Uow, actor: CurrentActor, language: ReaderLanguage
 ) -> dict[str, Any]:
     """10: a satisfied answer closes the case; a dissatisfied one opens a follow-up round (11)."""
-    case = services.record_survey_answer(uow, actor, reference, score=body.score, comment=body.comment)
+    case = services.record_survey_answer(
+        uow, actor, reference, score=body.score, comment=body.comment, nps=body.nps
+    )
     return _case(case, language)
 
 

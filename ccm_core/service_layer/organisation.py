@@ -1,4 +1,4 @@
-"""Loading the organisation file (departments, staff, routing, SLA) into the database."""
+"""Loading the organisation file (departments, working time, staff, routing, SLA) into the database."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ccm_core.domain.errors import ValidationFailed
 from ccm_core.domain.lifecycle import Priority, Role
 from ccm_core.domain.model import AuditEvent, Category, Department, SlaRule, Staff
 from ccm_core.domain.sla import ANY_PRIORITY, SlaStep
+from ccm_core.domain.working_time import validated_working_time
 from ccm_core.i18n import LANGUAGES
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
@@ -28,6 +29,9 @@ class SeedReport:
 def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
     """Insert or update everything in the file; rows missing from it are left alone."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    default_working_time = data.get("working_time")
+    if default_working_time is not None:
+        validated_working_time(default_working_time, "working_time")
     with uow:
         repo = uow.repo
         departments: dict[str, Department] = {d.code: d for d in repo.departments()}
@@ -36,6 +40,7 @@ def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
             department = departments.get(code) or Department(code=code)
             department.names = _per_language(entry.get("names"), code)
             department.slack_channel = entry.get("slack_channel")
+            department.working_time = _working_time(entry, default_working_time, code)
             department.active = bool(entry.get("active", True))
             uow.session.add(department)
             departments[code] = department
@@ -106,6 +111,23 @@ def _code(entry: dict[str, Any], kind: str) -> str:
 def _per_language(texts: dict[str, str] | None, fallback: str) -> dict[str, str]:
     texts = texts or {}
     return {language: texts.get(language) or texts.get("en") or fallback for language in LANGUAGES}
+
+
+def _working_time(entry: dict[str, Any], default: dict[str, Any] | None, code: str) -> dict[str, Any] | None:
+    """The file's default working time with the department's own keys over it.
+
+    ``working_time: null`` on a department, or no working time anywhere, means round the clock.
+    """
+    if "working_time" in entry and entry["working_time"] is None:
+        return None
+    override = entry.get("working_time") or {}
+    if not isinstance(override, dict):
+        raise ValidationFailed(
+            field=f"department {code}: working_time", problem="invalid_value", detail="expected a mapping"
+        )
+    if default is None and not override:
+        return None
+    return validated_working_time({**(default or {}), **override}, f"department {code}: working_time")
 
 
 def _department(departments: dict[str, Department], code: str | None) -> Department | None:

@@ -46,8 +46,11 @@ from ccm_core.domain.model import (
 )
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.privacy import mask_personal_data
+from ccm_core.domain.survey import answer_source, load_survey, nps_score
+from ccm_core.domain.survey_link import survey_url
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView, case_view, load_for
+from ccm_core.settings import Settings
 
 MAX_NAME_LENGTH = 200
 MAX_REFERENCE_LENGTH = 100
@@ -268,28 +271,77 @@ def complete_action(
 
 
 def inform_customer(uow: UnitOfWork, actor: Actor, reference: str, *, summary: str) -> CaseView:
-    """08: tell the customer what was done (queued in the customer's language)."""
+    """08: tell the customer what was done (queued in the customer's language); the survey is scheduled."""
     summary = validation.text("summary", summary, max_length=uow.settings.max_text_length) or ""
     return _change(
         uow,
         actor,
         reference,
         Command.INFORM_CUSTOMER,
-        lambda c, now: c.inform_customer(actor, now, summary=summary, sla=uow.repo.sla_policy()),
+        lambda c, now: c.inform_customer(
+            actor,
+            now,
+            summary=summary,
+            sla=uow.repo.sla_policy(),
+            survey_delay_hours=uow.settings.survey_delay_hours,
+        ),
     )
 
 
 def send_survey(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
-    """09: queue the satisfaction survey."""
-    return _change(uow, actor, reference, Command.SEND_SURVEY, lambda c, now: c.send_survey(actor, now))
+    """09: queue the satisfaction survey now (staff need not wait for the worker's schedule)."""
+    return _change(
+        uow, actor, reference, Command.SEND_SURVEY, lambda c, now: queue_survey(uow, c, actor, now)
+    )
+
+
+def queue_survey(uow: UnitOfWork, complaint: Complaint, actor: Actor, now: dt.datetime) -> None:
+    """09 with this deployment's survey definition, signed link and reminder and expiry times."""
+    settings = uow.settings
+    complaint.send_survey(
+        actor,
+        now,
+        survey=load_survey(settings.survey_file),
+        link=survey_link(settings, complaint),
+        reminder_hours=settings.survey_reminder_hours,
+        expiry_hours=settings.survey_expiry_hours,
+    )
+
+
+def queue_survey_reminder(uow: UnitOfWork, complaint: Complaint, actor: Actor, now: dt.datetime) -> None:
+    """The one reminder of a round, with the same choices and link as its survey."""
+    settings = uow.settings
+    complaint.remind_survey(
+        actor, now, survey=load_survey(settings.survey_file), link=survey_link(settings, complaint)
+    )
+
+
+def survey_link(settings: Settings, complaint: Complaint) -> str:
+    """The signed survey page of the case's current round, for customers who are not in a chat."""
+    round_ = complaint.follow_up_round
+    return survey_url(settings.public_url, settings.secret_key, complaint.reference, round_)
 
 
 def record_survey_answer(
-    uow: UnitOfWork, actor: Actor, reference: str, *, score: int, comment: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    reference: str,
+    *,
+    score: int,
+    comment: str | None = None,
+    nps: int | None = None,
+    source: str | None = None,
 ) -> CaseView:
-    """10: satisfied closes the case; not satisfied opens a follow-up round (11)."""
+    """10: satisfied closes the case; not satisfied opens a follow-up round (11).
+
+    ``nps`` (0–10) is optional here: the page and the chat form ask it when the setting is on, but
+    an answer taken by phone or typed outside the form may come without it. ``source`` is "chat",
+    "link" or "staff"; by default a customer's answer came from the chat, anyone else's from staff.
+    """
     comment = validation.text("comment", comment, max_length=uow.settings.max_text_length, required=False)
     score = validation.survey_score(score)
+    nps = nps_score(nps)
+    source = answer_source(source or ("chat" if actor.kind == "customer" else "staff"))
     satisfied = score >= uow.settings.survey_satisfied_from
     command = Command.ANSWER_SATISFIED if satisfied else Command.ANSWER_DISSATISFIED
     return _change(
@@ -304,6 +356,9 @@ def record_survey_answer(
             comment=comment,
             satisfied_from=uow.settings.survey_satisfied_from,
             sla=uow.repo.sla_policy(),
+            max_rounds=uow.settings.survey_max_rounds,
+            nps=nps,
+            source=source,
         ),
     )
 
@@ -477,6 +532,34 @@ def keep_unrecognised_message(
         uow.session.add(item)
         uow.commit()
         return item.id
+
+
+# --- SLA: telling the customer when the review runs long ---
+
+
+def send_review_delay_notices(uow: UnitOfWork) -> int:
+    """05: tell each customer whose undecided case is past or near its decision deadline, once per case.
+
+    The "near" window is the SLA alerts' (``sla_soon_hours``). Run by the worker every minute, by
+    several workers at once: the case's version column lets one of two writers commit and the other
+    moves on, and ``delay_notice_at`` is stored with the message, so a restart repeats nothing.
+    Returns how many customers were told now.
+    """
+    with uow:
+        soon_until = uow.now() + dt.timedelta(hours=uow.settings.sla_soon_hours)
+        references = uow.repo.reviews_running_long(soon_until)
+    actor = Actor.system("sla")
+    told = 0
+    for reference in references:
+        try:
+            with uow:
+                complaint = uow.repo.get(reference)
+                if complaint is not None and complaint.tell_customer_review_runs_long(actor, uow.now()):
+                    uow.commit()
+                    told += 1
+        except ConcurrentUpdate:
+            continue  # another worker told this customer, or staff decided the case, just now
+    return told
 
 
 # --- outbox delivery contract ---

@@ -4,8 +4,9 @@ Runs in the worker (``ccm worker``). Notices are claimed in order per case under
 so several workers share the work and a restart repeats nothing that was finished. A new
 case is posted to its department's channel and the message is remembered; every later
 change updates that message. A customer asking for a person opens the message's thread,
-and the customer's words appear there. SLA breaches and dissatisfied survey answers go to
-the department's leads as direct messages, in each lead's locale.
+and the customer's words appear there. SLA breaches, dissatisfied survey answers (with the
+customer's comment) and follow-up rounds beyond the limit go to the department's leads as
+direct messages, in each lead's locale.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import staff_notices, views
 from ccm_core.service_layer.staff_notices import NoticeClaim
+from ccm_core.service_layer.survey_schedule import survey_comment
 from channels.context import ChannelContext
 from channels.slack import blocks
 from channels.slack.blocks import t
@@ -42,7 +44,7 @@ PERMANENT = {
     "cannot_dm_bot",
     "invalid_blocks",
 }
-ALERTS = ("sla_breach", "sla_soon", "survey_dissatisfied")
+ALERTS = ("sla_breach", "sla_soon", "survey_dissatisfied", "follow_up_rounds_exceeded")
 
 
 class NotShown(Exception):
@@ -177,8 +179,12 @@ class SlackNotifier:
         leads = [lead for lead in claim.leads if lead.slack_user_id]
         if not leads:
             raise NotShown(f"department {claim.department} has no lead with a Slack user id", permanent=True)
+        comment = None
+        if claim.kind == "survey_dissatisfied":  # read now, not copied into the notice: erasure clears it
+            round_ = int(claim.payload.get("round", 0))
+            comment = await asyncio.to_thread(survey_comment, self.uow(), claim.reference or "", round_)
         for lead in leads:
-            text = alert_text(claim, lead.locale)
+            text = alert_text(claim, lead.locale, comment)
             await self.client.chat_postMessage(
                 channel=lead.slack_user_id,
                 text=text,
@@ -197,15 +203,27 @@ def channel_locale(claim: NoticeClaim) -> str:
     return claim.leads[0].locale if claim.leads else "en"
 
 
-def alert_text(claim: NoticeClaim, locale: str) -> str:
+def alert_text(claim: NoticeClaim, locale: str, comment: str | None = None) -> str:
+    """The alert in the lead's locale; a dissatisfied answer comes with the customer's comment."""
     payload = claim.payload
     params = {"reference": claim.reference, "department": claim.department}
     if claim.kind == "survey_dissatisfied":
-        return t(
+        text = t(
             locale,
             "alert.survey_dissatisfied",
             score=payload.get("score"),
             round=payload.get("round", 0) + 1,
+            **params,
+        )
+        if comment:
+            text += "\n" + t(locale, "alert.survey_comment", comment=blocks.escape(comment))
+        return text
+    if claim.kind == "follow_up_rounds_exceeded":
+        return t(
+            locale,
+            "alert.follow_up_rounds_exceeded",
+            round=payload["round"],
+            limit=payload["limit"],
             **params,
         )
     step = t(locale, f"sla_step.{payload.get('step')}")

@@ -88,15 +88,21 @@ def test_unusable_contact_details_are_refused(
 
 
 @pytest.mark.parametrize(
-    ("answer", "problem"),
-    [({"score": 9}, "out_of_range"), ({"score": 0}, "out_of_range"), ({"score": True}, "invalid_value")],
+    ("answer", "field", "problem"),
+    [
+        ({"score": 9}, "score", "out_of_range"),
+        ({"score": 0}, "score", "out_of_range"),
+        ({"score": True}, "score", "invalid_value"),
+        ({"score": 5, "nps": 11}, "nps", "out_of_range"),
+    ],
 )
-def test_a_survey_score_outside_one_to_five_is_refused(
+def test_a_survey_score_outside_one_to_five_or_an_nps_outside_zero_to_ten_is_refused(
     client: TestClient,
     agent: Headers,
     case_at: Callable[[str], str],
     stored: Counts,
     answer: dict[str, Any],
+    field: str,
     problem: str,
 ) -> None:
     reference = case_at("survey_sent")
@@ -105,8 +111,8 @@ def test_a_survey_score_outside_one_to_five_is_refused(
     response = client.post(f"{API}/complaints/{reference}/survey-answer", json=answer, headers=agent)
 
     error = error_of(response, 422)
-    assert (error["field"], error["problem"]) == ("score", problem)
-    if problem == "out_of_range":
+    assert (error["field"], error["problem"]) == (field, problem)
+    if field == "score" and problem == "out_of_range":
         assert error["message"] == "score must be between 1 and 5."
     assert stored() == before
     assert client.get(f"{API}/complaints/{reference}", headers=agent).json()["status"] == "survey_sent"

@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from actions.conversation import text
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.model import Complaint
+from ccm_core.domain.survey import load_survey
 from ccm_core.i18n import translate
 from ccm_core.service_layer import chat, services, views
 from channels import telegram
@@ -431,12 +432,11 @@ def test_notices_reach_the_chat_and_the_survey_is_answered_with_a_tap(
     services.send_survey(core.unit_of_work(), lead, reference)
     survey = delivered()
     assert reference in shown(survey)
-    scores = [
-        (translate(language, f"survey.score_{n}"), f'/give_score{{"score":"{n}"}}') for n in range(1, 6)
-    ]
+    labels = [choice.title for choice in load_survey(core.settings.survey_file).csat.choices(language)]
+    scores = [(label, f'/give_score{{"score":"{n}"}}') for n, label in enumerate(labels, start=1)]
     assert keyboard(survey[-1]) == [[score] for score in scores]
 
-    thanks = customer.taps(translate(language, "survey.score_5"))
+    thanks = customer.taps(labels[4])
     assert shown(thanks) == customer.expects("survey_thanks", reference=reference)
     complaint = stored(core, reference)
     assert complaint.status == "closed"

@@ -29,6 +29,7 @@ from sqlalchemy import update
 from actions.conversation import text
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.model import ChatContact, Complaint, OutboxMessage
+from ccm_core.domain.survey import load_survey
 from ccm_core.i18n import translate
 from ccm_core.service_layer import chat, services
 from channels import whatsapp
@@ -509,8 +510,8 @@ def test_the_survey_is_a_list_and_choosing_a_score_answers_it(
     assert reference in shown(survey)
     scores = choices(survey[-1])
     assert [row["id"] for row in scores] == [f'/give_score{{"score":"{n}"}}' for n in range(1, 6)]
-    for number, row in enumerate(scores, start=1):
-        label = translate(language, f"survey.score_{number}")
+    labels = [choice.title for choice in load_survey(assistant.settings.survey_file).csat.choices(language)]
+    for row, label in zip(scores, labels, strict=True):
         assert row["title"] == label or (row["title"].endswith("…") and row["description"] == label)
 
     thanks = shown(customer.taps(scores[4]))
@@ -538,9 +539,16 @@ def test_outside_the_window_the_survey_template_carries_the_scores_as_quick_repl
     template = message["template"]
     assert (template["name"], template["language"]) == ("ccm_survey", {"code": "en"})
     body, *buttons = template["components"]
+    survey = load_survey(assistant.settings.survey_file)
     assert [p["text"] for p in body["parameters"]] == [
         reference,
-        translate("en", "outbox.survey", reference=reference),
+        translate(
+            "en",
+            "outbox.survey",
+            question=survey.csat_question("en", reference),
+            comment=survey.comment_question("en"),
+            link=services.survey_link(assistant.settings, stored(assistant, reference)),
+        ),
     ]
     assert [(b["sub_type"], b["index"], b["parameters"][0]["payload"]) for b in buttons] == [
         ("quick_reply", str(n - 1), f'/give_score{{"score":"{n}"}}') for n in range(1, 6)

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from tests.http_server import serving
@@ -64,6 +64,9 @@ class FakeSlack:
         self.channels: dict[str, list[dict[str, Any]]] = {}  # channel id → messages, in order
         self.url = ""
         self.open_connection: Callable[[], str] | None = None  # a Socket Mode URL for apps.connections.open
+        self._file_ids = itertools.count(1)
+        self._uploads: dict[str, dict[str, Any]] = {}  # file id → name, bytes received
+        self.shared: dict[str, list[dict[str, Any]]] = {}  # channel id → files shared there, in order
 
     # --- what tests read ---
 
@@ -90,6 +93,11 @@ class FakeSlack:
         assert found, f"no {method} call was made"
         return found[-1]["view"]
 
+    def files(self, channel: str) -> list[dict[str, Any]]:
+        """The files shared into ``channel`` (``name``, ``title``, ``content`` bytes, ``initial_comment``)."""
+        with self._lock:
+            return [dict(f) for f in self.shared.get(channel_id(channel), [])]
+
     def fail(self, method: str, status: int, error: str, times: int = 1) -> None:
         with self._lock:
             self._failures.setdefault(method, []).extend([(status, error)] * times)
@@ -105,6 +113,8 @@ class FakeSlack:
             params = json.loads(raw or "{}")
         else:
             params = dict(parse_qsl(raw))
+        if request.method == "POST" and request.query_params:  # the async client sends some in the URL
+            params = {**dict(request.query_params), **params}
         for key in ("blocks", "view"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
@@ -169,7 +179,57 @@ class FakeSlack:
             if self.open_connection is None:
                 return {"ok": False, "error": "socket_mode_not_enabled"}  # no Socket Mode server here
             return {"ok": True, "url": self.open_connection()}
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(params)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
         return {"ok": False, "error": "unknown_method"}
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Step 1 of Slack's file upload: a file id and the URL to send its bytes to (served here)."""
+        if not params.get("filename") or not str(params.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._file_ids):08d}"
+        with self._lock:
+            self._uploads[file_id] = {"name": params["filename"], "content": None}
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def receive_upload(self, request: Request) -> PlainTextResponse:
+        """Step 2: the file's bytes, posted to the upload URL (no token, as on files.slack.com)."""
+        file_id = request.path_params["file_id"]
+        content = await request.body()
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None:
+                return PlainTextResponse("unknown upload", status_code=404)
+            upload["content"] = content
+        return PlainTextResponse(f"OK - {len(content)}")
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: share the uploaded files into a channel (given by id) with an optional comment."""
+        declared = json.loads(params.get("files") or "[]")
+        channel = str(params.get("channel_id") or "")
+        with self._lock:
+            uploads = [self._uploads.get(str(item.get("id"))) for item in declared]
+            if not declared or any(u is None or u["content"] is None for u in uploads):
+                return {"ok": False, "error": "file_not_found"}
+            if channel and not channel.startswith("C"):
+                return {"ok": False, "error": "channel_not_found"}  # files are shared by channel id only
+            shared = [
+                {
+                    "id": item["id"],
+                    "name": upload["name"],
+                    "title": item.get("title") or upload["name"],
+                    "content": upload["content"],
+                    "initial_comment": params.get("initial_comment") if index == 0 else None,
+                }
+                for index, (item, upload) in enumerate(zip(declared, uploads, strict=True))
+                if upload is not None
+            ]
+            if channel:
+                self.shared.setdefault(channel, []).extend(shared)
+        files = [{"id": f["id"], "name": f["name"], "title": f["title"]} for f in shared]
+        return {"ok": True, "files": files}
 
     async def respond(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -182,6 +242,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self.api, methods=["GET", "POST"]),
                 Route("/respond/{id}", self.respond, methods=["POST"]),
+                Route("/upload/{file_id}", self.receive_upload, methods=["POST"]),
             ]
         )
 

@@ -229,6 +229,26 @@ def walk_to_survey(room: Staffroom, reference: str) -> None:
     services.send_survey(room.uow(), lead, reference)
 
 
+def test_a_follow_up_round_at_the_limit_alerts_the_lead_once(staffroom: Staffroom) -> None:
+    room = staffroom
+    reference = record(room.uow(), channel="telegram", language="tr", category="delivery").reference
+    walk_to_survey(room, reference)
+    lead = services.staff_actor(room.uow(), email="elif.kaya@example.com")
+    services.record_survey_answer(room.uow(), lead, reference, score=2)  # round 1 of 2
+    case = services.add_action(room.uow(), lead, reference, kind="corrective", description="Call back")
+    services.complete_action(room.uow(), lead, reference, action_id=case.actions[-1].id, outcome="Called")
+    services.inform_customer(room.uow(), lead, reference, summary="We called you back.")
+    services.send_survey(room.uow(), lead, reference)
+    services.record_survey_answer(room.uow(), lead, reference, score=1)  # round 2 of 2: the limit
+    room.notify()
+
+    exceeded = [dm["text"] for dm in room.fake.dms(ELIF) if "takip turunda da memnun değil" in dm["text"]]
+    assert exceeded == [
+        f"{reference} (logistics): müşteri 2. takip turunda da memnun değil; tur sınırı 2. "
+        "Lütfen vakayla bizzat ilgilenin."
+    ]
+
+
 def test_a_dissatisfied_answer_alerts_the_lead_and_staff_work_the_follow_up_round(
     staffroom: Staffroom,
 ) -> None:
@@ -243,8 +263,9 @@ def test_a_dissatisfied_answer_alerts_the_lead_and_staff_work_the_follow_up_roun
 
     room.notify()
     alert = room.fake.dms(ELIF)[-1]
-    assert (
-        alert["text"] == f"{reference} (logistics): müşteri memnun değil (puan 2/5); 1. takip turu başladı."
+    assert alert["text"] == (
+        f"{reference} (logistics): müşteri memnun değil (puan 2/5); 1. takip turu başladı.\n"
+        "Müşterinin yorumu: “Hâlâ bekliyorum”"
     )
     assert buttons(alert["blocks"]) == {"Aç": "ccm_open"}
 

@@ -25,8 +25,11 @@ from ccm_core.domain.lifecycle import (
 from ccm_core.domain.model import AuditEvent, Category, Complaint, Customer, Department, OutboxMessage
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.sla import SlaPolicy
+from ccm_core.domain.survey import load_survey
+from ccm_core.settings import DEMO_SURVEY
 
 SLA = SlaPolicy()
+SURVEY = load_survey(DEMO_SURVEY)
 STAFF = Actor.staff(email="agent@example.com", role="agent", staff_id=1, department_id=1)
 START = dt.datetime(2026, 10, 5, 9, 0, tzinfo=dt.UTC)
 
@@ -86,16 +89,20 @@ COMMANDS: dict[str, Callable[[Complaint, dt.datetime], object]] = {
     ),
     "add_action": add_action,
     "complete_action": complete_first_open,
-    "inform_customer": lambda c, now: c.inform_customer(STAFF, now, summary="Replaced the item", sla=SLA),
-    "send_survey": lambda c, now: c.send_survey(STAFF, now),
+    "inform_customer": lambda c, now: c.inform_customer(
+        STAFF, now, summary="Replaced the item", sla=SLA, survey_delay_hours=24
+    ),
+    "send_survey": lambda c, now: c.send_survey(
+        STAFF, now, survey=SURVEY, link="https://ccm.example/survey/x", reminder_hours=48, expiry_hours=168
+    ),
     "answer_satisfied": lambda c, now: c.record_survey_answer(
-        STAFF, now, score=5, comment=None, satisfied_from=4, sla=SLA
+        STAFF, now, score=5, comment=None, satisfied_from=4, sla=SLA, max_rounds=2
     ),
     "answer_dissatisfied": lambda c, now: c.record_survey_answer(
-        STAFF, now, score=2, comment="Still broken", satisfied_from=4, sla=SLA
+        STAFF, now, score=2, comment="Still broken", satisfied_from=4, sla=SLA, max_rounds=2
     ),
     "answer_out_of_range": lambda c, now: c.record_survey_answer(
-        STAFF, now, score=7, comment=None, satisfied_from=4, sla=SLA
+        STAFF, now, score=7, comment=None, satisfied_from=4, sla=SLA, max_rounds=2
     ),
     "expire_survey": lambda c, now: c.expire_survey(STAFF, now),
     "start_follow_up": lambda c, now: c.start_follow_up(STAFF, now, sla=SLA),

@@ -1,0 +1,39 @@
+"""The worker's survey loop: every minute, send the surveys due, remind once, close the unanswered.
+
+The state is in the database (``ccm_core.service_layer.survey_schedule``), so any number of
+workers may run this loop and a restart loses nothing; only counts are logged, never a case's
+texts or the customer's details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ccm_core.bootstrap import Core
+from ccm_core.service_layer.survey_schedule import run_survey_schedule
+
+log = logging.getLogger(__name__)
+
+
+async def run_survey_schedule_forever(core: Core, stop: asyncio.Event, every_seconds: float = 60) -> None:
+    """Run the schedule until ``stop`` is set; a failed run (the database away, say) is tried next time."""
+    while not stop.is_set():
+        try:
+            run = await asyncio.to_thread(run_survey_schedule, core.unit_of_work())
+        except Exception as error:  # the loop must outlive a database outage; the next run catches up
+            log.warning(
+                "survey schedule run failed (%s); trying again in %s s", type(error).__name__, every_seconds
+            )
+        else:
+            if run.sent or run.reminded or run.expired or run.skipped:
+                log.info(
+                    "surveys: %s sent, %s reminded, %s expired, %s skipped",
+                    run.sent,
+                    run.reminded,
+                    run.expired,
+                    run.skipped,
+                )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_seconds)
