@@ -4,8 +4,9 @@ For each size a fresh PostgreSQL database (on the server of ``CCM_TEST_POSTGRES_
 afterwards) is migrated, seeded with the demo organisation, filled by
 ``benchmarks.generate_complaints`` over 12 months and ANALYZEd. Then ``monthly_report`` runs for
 the last of those months: once on a new connection (first run), then three more times (the
-median of these is the warm figure). The sizes are printed side by side with the row counts
-and the database's size.
+median of these is the warm figure). Then the report is rendered as the worker does (PDF, HTML
+and CSV with charts, in Turkish) into ``var/reports/benchmark-<size>/``, where it stays to be
+looked at. The sizes are printed side by side with the row counts and the database's size.
 
     .venv/bin/python -m benchmarks.report [--sizes 10000,1000000] [--months 12]
 """
@@ -21,6 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -33,11 +35,13 @@ from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.report import MonthlyReport, monthly_report
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import DEMO_ORGANISATION, Settings
+from reports.render import write_monthly_report
 
 UNTIL = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)  # the report is made on the first of the month after
 REPORT_YEAR, REPORT_MONTH = 2026, 10
 TABLES = ("complaints", "customers", "audit_events", "survey_responses", "complaint_actions")
 WARM_RUNS = 3
+RENDERED = Path("var/reports")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Result:
     database_bytes: int
     first_seconds: float
     warm_seconds: float
+    render_seconds: float
     report: MonthlyReport
 
 
@@ -81,7 +86,12 @@ def run(complaints: int, months: int) -> Result:
             engine.dispose()
         first, report = timed_report(url)
         warm = [timed_report(url)[0] for _ in range(WARM_RUNS)]
-    return Result(complaints, load_seconds, rows, size, first, statistics.median(warm), report)
+    start = time.perf_counter()
+    write_monthly_report(report, "tr", RENDERED / f"benchmark-{complaints}")
+    render_seconds = time.perf_counter() - start
+    return Result(
+        complaints, load_seconds, rows, size, first, statistics.median(warm), render_seconds, report
+    )
 
 
 def side_by_side(results: Sequence[Result]) -> list[str]:
@@ -96,6 +106,7 @@ def side_by_side(results: Sequence[Result]) -> list[str]:
         each(f"report {REPORT_YEAR}-{REPORT_MONTH:02d}: received", lambda r: f"{r.report.received:,}"),
         each("report: first run", lambda r: f"{r.first_seconds * 1000:,.0f} ms"),
         each(f"report: warm (median of {WARM_RUNS})", lambda r: f"{r.warm_seconds * 1000:,.0f} ms"),
+        each("PDF, HTML and CSV rendered in", lambda r: f"{r.render_seconds * 1000:,.0f} ms"),
     ]
     return table(rows)
 
@@ -135,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  {size:,} complaints done", flush=True)
     print()
     print("\n".join(side_by_side(results)))
+    print(f"\nThe rendered reports are in {RENDERED}/benchmark-<size>/.")
 
 
 if __name__ == "__main__":

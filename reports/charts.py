@@ -151,14 +151,28 @@ def _grouped(
     series: Sequence[tuple[str, Sequence[float]]],
     label_of: Callable[[float], str],
 ) -> None:
-    """Bars side by side per label, one colour per series, each bar labelled with its value."""
+    """Bars side by side per label, one colour per series, each bar labelled with its value.
+
+    With many labels the values stand upright and the labels slant, so neither runs into the next.
+    """
+    crowded = len(labels) > 4
     width = 0.8 / len(series)
     for index, (name, values) in enumerate(series):
         positions = [x + (index - (len(series) - 1) / 2) * width for x in range(len(labels))]
         bars = axes.bar(positions, values, width, label=name, color=PALETTE[index])
-        axes.bar_label(bars, labels=[label_of(value) for value in values], padding=2, fontsize=8)
+        axes.bar_label(
+            bars,
+            labels=[label_of(value) for value in values],
+            padding=2,
+            fontsize=6.5 if crowded else 8,
+            rotation=90 if crowded else 0,
+        )
     axes.set_xticks(range(len(labels)), labels)
-    axes.margins(y=0.15)
+    if crowded:
+        axes.tick_params(axis="x", labelrotation=30, labelsize=8)
+        for label in axes.get_xticklabels():
+            label.set_horizontalalignment("right")
+    axes.margins(y=0.25 if crowded else 0.15)
     axes.legend(frameon=False)
 
 

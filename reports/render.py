@@ -308,10 +308,10 @@ def _styles() -> dict[str, ParagraphStyle]:
             "heading", parent=base, fontName=BOLD, fontSize=14, leading=18, spaceBefore=4, spaceAfter=8
         ),
         "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11),
-        "head": ParagraphStyle("head", parent=base, fontName=BOLD, fontSize=8.5, leading=11),
+        "head": ParagraphStyle("head", parent=base, fontName=BOLD, fontSize=7.5, leading=10),
         "number": ParagraphStyle("number", parent=base, fontSize=8.5, leading=11, alignment=TA_RIGHT),
         "head_number": ParagraphStyle(
-            "head_number", parent=base, fontName=BOLD, fontSize=8.5, leading=11, alignment=TA_RIGHT
+            "head_number", parent=base, fontName=BOLD, fontSize=7.5, leading=10, alignment=TA_RIGHT
         ),
     }
 
@@ -336,6 +336,8 @@ def _pdf(report: MonthlyReport, texts: Texts, sections: list[Section]) -> bytes:
             story += [_pdf_table(table, styles), Spacer(1, 5 * mm)]
         for chart in section.charts:
             story += [Image(io.BytesIO(chart.png), width=CHART_WIDTH, height=CHART_HEIGHT), Spacer(1, 3 * mm)]
+    while isinstance(story[-1], Spacer):  # a last spacer that overflows would add a blank page
+        story.pop()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -357,7 +359,7 @@ def _pdf_table(table: FigureTable, styles: dict[str, ParagraphStyle]) -> Table:
     rows = [_pdf_row(table.headers, styles["head"], styles["head_number"])] if has_header else []
     rows += [_pdf_row(row, styles["cell"], styles["number"]) for row in table.rows]
     columns = len(table.headers)
-    first = TEXT_WIDTH * (0.55 if columns == 2 else 0.34)
+    first = TEXT_WIDTH * (0.55 if columns == 2 else 0.34 if columns < 6 else 0.26)
     widths = [first] + [(TEXT_WIDTH - first) / (columns - 1)] * (columns - 1)
     style = [
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),

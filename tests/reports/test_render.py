@@ -61,6 +61,8 @@ def test_the_pdf_opens_with_its_pages_and_charts(rendered):
     assert image_objects(rendered["en"].pdf)[0] == 1  # the channels chart on the first page
     assert f"Page 1 of {PAGES}" in page_text(rendered["en"].pdf)
     assert f"Page {PAGES} of {PAGES}" in page_text(rendered["en"].pdf, PAGES - 1)
+    for index in range(PAGES):  # no page carries its number alone (a trailing spacer once made one)
+        assert page_text(rendered["en"].pdf, index).replace(f"Page {index + 1} of {PAGES}", "").strip()
 
 
 def test_the_first_page_gives_the_month_and_key_figures_in_turkish(rendered):
