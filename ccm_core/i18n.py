@@ -21,7 +21,12 @@ _LOCALES = Path(__file__).with_name("locales")
 @cache
 def catalogue(language: str) -> dict[str, str]:
     """The flattened catalogue of ``language`` (``a.b.c`` keys)."""
-    raw = yaml.safe_load((_LOCALES / f"{language}.yaml").read_text(encoding="utf-8"))
+    return flat_catalogue(_LOCALES / f"{language}.yaml")
+
+
+def flat_catalogue(path: Path) -> dict[str, str]:
+    """A YAML catalogue of texts flattened to ``a.b.c`` keys (the core's, or an adapter's own)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     flat: dict[str, str] = {}
 
     def walk(prefix: str, node: Any) -> None:

@@ -20,14 +20,13 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import ValidationFailed
-from ccm_core.i18n import LANGUAGES, best_language
+from ccm_core.i18n import LANGUAGES, best_language, flat_catalogue
 from ccm_core.service_layer.survey_page import (
     ANSWERED,
     FORGED,
@@ -73,18 +72,7 @@ _templates = Environment(
 @cache
 def catalogue(language: str) -> dict[str, str]:
     """The page's texts in ``language``, flattened to ``a.b`` keys."""
-    raw = yaml.safe_load((LOCALES / f"{language}.yaml").read_text(encoding="utf-8"))
-    flat: dict[str, str] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), value)
-        else:
-            flat[prefix] = str(node)
-
-    walk("", raw)
-    return flat
+    return flat_catalogue(LOCALES / f"{language}.yaml")
 
 
 def text(language: str, key: str, /, **params: Any) -> str:
