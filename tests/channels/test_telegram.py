@@ -33,6 +33,7 @@ from ccm_core.domain.model import Complaint
 from ccm_core.domain.survey import load_survey
 from ccm_core.i18n import translate
 from ccm_core.service_layer import chat, services, views
+from ccm_core.service_layer.survey_schedule import run_survey_schedule
 from channels import telegram
 from channels.context import channel_context
 from channels.delivery import DeliveryWorker
@@ -444,6 +445,46 @@ def test_notices_reach_the_chat_and_the_survey_is_answered_with_a_tap(
     assert (response.score, response.satisfied) == (5, True)
     with core.unit_of_work() as uow:
         assert {m.status for m in uow.repo.outbox_for(uow.repo.get(reference))} == {"delivered"}
+
+
+def test_an_unanswered_survey_is_reminded_once_in_the_chat_and_a_tap_on_the_reminder_answers_it(
+    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
+) -> None:
+    customer = TelegramCustomer(fake, webhook, "tr")
+    reference = file_complaint(customer)
+    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    services.start_review(core.unit_of_work(), lead, reference)
+    services.decide_complaint(core.unit_of_work(), lead, reference, justified=True, reason="Damaged")
+    case = services.add_action(core.unit_of_work(), lead, reference, kind="corrective", description="Resend")
+    services.complete_action(
+        core.unit_of_work(), lead, reference, action_id=case.actions[0].id, outcome="Sent"
+    )
+    services.inform_customer(core.unit_of_work(), lead, reference, summary="Yeni ürün gönderildi.")
+    services.send_survey(core.unit_of_work(), lead, reference)
+    while deliver_due(core, settings):  # one message per conversation a run, in order
+        pass
+    before = len(fake.sent_to(customer.chat_id))
+
+    with core.unit_of_work() as uow:  # the customer lets the reminder time pass without answering
+        uow.repo.get(reference).survey_remind_at = uow.now() - dt.timedelta(minutes=1)
+        uow.session.commit()
+    assert run_survey_schedule(core.unit_of_work()).reminded == 1
+    assert run_survey_schedule(core.unit_of_work()).reminded == 0  # once, however often the worker looks
+    assert deliver_due(core, settings) >= 1
+    reminder = fake.sent_to(customer.chat_id)[before:]
+    assert "henüz sizden yanıt alamadık" in shown(reminder) and f"/survey/{reference}.0." in shown(reminder)
+    labels = [choice.title for choice in load_survey(core.settings.survey_file).csat.choices("tr")]
+    assert keyboard(reminder[-1]) == [
+        [(label, f'/give_score{{"score":"{n}"}}')] for n, label in enumerate(labels, 1)
+    ]
+
+    customer.taps(labels[1])  # 2: not satisfied, so the form asks for a comment
+    customer.says("Yeni gelen ürün de kırık")
+    complaint = stored(core, reference)
+    assert (complaint.status, complaint.follow_up_round) == ("follow_up", 1)
+    assert [(r.score, r.comment, r.source) for r in complaint.survey_responses] == [
+        (2, "Yeni gelen ürün de kırık", "chat")
+    ]
 
 
 # --- long polling and webhook registration ---
