@@ -487,6 +487,47 @@ def test_an_unanswered_survey_is_reminded_once_in_the_chat_and_a_tap_on_the_remi
     ]
 
 
+def test_another_cases_notice_during_an_open_survey_is_shown_and_the_survey_asked_again(
+    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
+) -> None:
+    customer = TelegramCustomer(fake, webhook, "de")
+    reference = file_complaint(customer)
+    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    services.start_review(core.unit_of_work(), lead, reference)
+    services.decide_complaint(core.unit_of_work(), lead, reference, justified=True, reason="Damaged")
+    case = services.add_action(core.unit_of_work(), lead, reference, kind="corrective", description="Resend")
+    services.complete_action(
+        core.unit_of_work(), lead, reference, action_id=case.actions[0].id, outcome="Sent"
+    )
+    services.inform_customer(core.unit_of_work(), lead, reference, summary="Neue Ware verschickt.")
+    services.send_survey(core.unit_of_work(), lead, reference)
+    while deliver_due(core, settings):
+        pass
+    # The same customer's second case, taken by phone, reaches review while the survey is open.
+    other = services.record_complaint(
+        core.unit_of_work(),
+        lead,
+        channel="telegram",
+        language="de",
+        category="delivery",
+        description="Die zweite Lieferung fehlt auch.",
+        customer=services.CustomerDetails(channel_identity=conversation(customer.chat_id)),
+    ).case.reference
+    services.start_review(core.unit_of_work(), lead, other)
+    before = len(fake.sent_to(customer.chat_id))
+    while deliver_due(core, settings):
+        pass
+
+    shown_now = shown(fake.sent_to(customer.chat_id)[before:])
+    assert translate("de", "outbox.interim_notice", reference=other, department=LOGISTICS["de"]) in shown_now
+    assert customer.expects("invalid_score") not in shown_now  # the notice was not taken for a score
+    labels = [choice.title for choice in load_survey(core.settings.survey_file).csat.choices("de")]
+    assert keyboard(fake.sent_to(customer.chat_id)[-1])[0][0][0] == labels[0]  # the survey is asked again
+    customer.taps(labels[4])
+    assert stored(core, reference).close_reason == "satisfied"
+    assert stored(core, other).status == "in_review"
+
+
 # --- long polling and webhook registration ---
 
 
