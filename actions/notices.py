@@ -33,7 +33,9 @@ class ActionDeliverNotice(Action):
         except (TypeError, ValueError, NotFound, PermissionDenied):
             return []  # not this conversation's message: say nothing rather than leak it
         dispatcher.utter_message(text=notice.body)
-        events: list[EventType] = [SlotSet("reference", notice.reference)]
+        # In the middle of a form the conversation stays on the form's case (the one information is
+        # added to or withdrawn); otherwise the notice's case becomes the one talked about.
+        events: list[EventType] = [] if tracker.active_loop_name else [SlotSet("reference", notice.reference)]
         if not tracker.get_slot("language"):  # a conversation the notice opens speaks the case's language
             events.append(SlotSet("language", notice.language))
         if notice.kind in ("survey", "survey_reminder"):  # either opens the survey form

@@ -528,6 +528,41 @@ def test_another_cases_notice_during_an_open_survey_is_shown_and_the_survey_aske
     assert stored(core, other).status == "in_review"
 
 
+def test_a_notice_reaching_the_chat_while_the_customer_files_a_complaint_is_shown_and_filing_goes_on(
+    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
+) -> None:
+    customer = TelegramCustomer(fake, webhook, "tr")
+    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    earlier = services.record_complaint(  # taken by phone last week, for the same Telegram customer
+        core.unit_of_work(),
+        lead,
+        channel="telegram",
+        language="tr",
+        category="delivery",
+        description="Önceki kargom da gelmemişti.",
+        customer=services.CustomerDetails(channel_identity=conversation(customer.chat_id)),
+    ).case.reference
+    while deliver_due(core, settings):
+        pass
+
+    customer.says(DELIVERY["tr"])  # filing a new complaint: the topic question is open
+    services.start_review(core.unit_of_work(), lead, earlier)
+    before = len(fake.sent_to(customer.chat_id))
+    while deliver_due(core, settings):
+        pass
+    interim = translate("tr", "outbox.interim_notice", reference=earlier, department=LOGISTICS["tr"])
+    assert shown(fake.sent_to(customer.chat_id)[before:]).startswith(interim)
+
+    customer.taps(customer.expects("yes_category", category=DELIVERY_LABEL["tr"]))
+    customer.says(ORDER["tr"])
+    customer.taps(customer.expects("button_yes"))
+    found = REFERENCE.search(shown(customer.taps(customer.expects("button_yes"))))
+    assert found and found.group(0) != earlier
+    filed = stored(core, found.group(0))
+    assert filed.description == DELIVERY["tr"] and "4711-2233" in (filed.external_reference or "")
+    assert stored(core, earlier).status == "in_review"
+
+
 # --- long polling and webhook registration ---
 
 
