@@ -1,6 +1,8 @@
-"""The web chat served for real in tests: uvicorn in a thread on a free port, on the assistant's database.
+"""Servers for the browser tests: uvicorn in a thread on a free port.
 
-Shared by the socket.io tests (``tests/channels/test_web_chat.py``) and the browser tests.
+The web chat on the assistant's database (shared with the socket.io tests in
+``tests/channels/test_web_chat.py``), and the whole product's web server without an assistant,
+for pages that do without one (the admin console, the survey page).
 """
 
 from __future__ import annotations
@@ -10,17 +12,22 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 
+from ccm.web import create_app
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.model import OutboxMessage
+from ccm_core.service_layer.organisation import seed_organisation
+from ccm_core.settings import DEMO_ORGANISATION, Settings
 from channels import web
 from channels.context import channel_context
 from channels.delivery import DeliveryWorker
 from channels.settings import ChannelSettings
-from tests.conftest import Assistant
-from tests.http_server import serving
+from tests.conftest import Assistant, empty_database
+from tests.http_server import free_port, serving
 
 
 @dataclass
@@ -39,6 +46,36 @@ def web_chat(
     try:
         with serving(web.mount(FastAPI(), ctx), port) as url:
             yield WebChat(url, core)
+    finally:
+        core.engine.dispose()
+
+
+@dataclass
+class Site:
+    url: str
+    core: Core
+
+
+@contextmanager
+def product_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """The product's web server (``create_app``) on a fresh SQLite database with the demo organisation.
+
+    No assistant runs behind it, and every outside channel is off.
+    """
+    settings = Settings(data_dir=tmp_path, database_url=empty_database(request, "sqlite", tmp_path))
+    core = bootstrap(settings)
+    seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
+    channels = ChannelSettings(
+        rasa_url=f"http://127.0.0.1:{free_port()}",
+        rasa_token="",
+        redis_url="",
+        telegram_token="",
+        whatsapp_token="",
+        slack_bot_token="",
+    )
+    try:
+        with serving(create_app(core, channels)) as url:
+            yield Site(url, core)
     finally:
         core.engine.dispose()
 

@@ -4,23 +4,16 @@ assigning, a new intent with its answers in three languages, dismissing, the tra
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from admin.project import AssistantProject
-from ccm.web import create_app
-from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.i18n import translate
 from ccm_core.service_layer import services, sessions, teaching
-from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.sessions import SignInFailed
-from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.settings import ChannelSettings
-from tests.conftest import empty_database
-from tests.http_server import free_port, serving
+from tests.browser.servers import Site, product_site
 
 ADMIN = "admin@example.com"  # Deniz Aksoy, reads Turkish
 PASSWORD = "correct horse battery staple"
@@ -32,52 +25,32 @@ INVOICE = "Wo ist meine Rechnung vom Juli?"
 NOISE = "asdfgh qwerty"
 
 
-@dataclass
-class ConsoleServer:
-    url: str
-    core: Core
-
-
 @pytest.fixture
-def console_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleServer]:
-    """The product's web server on a fresh SQLite database with the demo organisation and missed messages."""
-    settings = Settings(data_dir=tmp_path, database_url=empty_database(request, "sqlite", tmp_path))
-    core = bootstrap(settings)
-    seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
-    sessions.set_password(core.unit_of_work(), ADMIN, PASSWORD)
-    for text, language, times, guess, confidence in (
-        (INVOICE, "de", 1, "complaint_billing", 0.38),
-        (TRACKING, "tr", 2, "check_status", 0.44),
-        (HOURS, "en", 3, "greet", 0.21),
-        (NOISE, "tr", 1, "out_of_scope", 0.12),
-    ):
-        for repeat in range(times):
-            services.keep_unrecognised_message(
-                core.unit_of_work(),
-                channel="web",
-                conversation_id=f"web:session-{language}-{repeat}",
-                language=language,
-                text=text,
-                predicted_intent=guess,
-                confidence=confidence,
-                reason="low_confidence",
-            )
-    channels = ChannelSettings(
-        rasa_url=f"http://127.0.0.1:{free_port()}",  # no assistant here: the console does without it
-        rasa_token="",
-        redis_url="",
-        telegram_token="",
-        whatsapp_token="",
-        slack_bot_token="",
-    )
-    try:
-        with serving(create_app(core, channels)) as url:
-            yield ConsoleServer(url, core)
-    finally:
-        core.engine.dispose()
+def console_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """The product's web server with an admin's password set and messages the assistant missed."""
+    with product_site(request, tmp_path) as site:
+        sessions.set_password(site.core.unit_of_work(), ADMIN, PASSWORD)
+        for text, language, times, guess, confidence in (
+            (INVOICE, "de", 1, "complaint_billing", 0.38),
+            (TRACKING, "tr", 2, "check_status", 0.44),
+            (HOURS, "en", 3, "greet", 0.21),
+            (NOISE, "tr", 1, "out_of_scope", 0.12),
+        ):
+            for repeat in range(times):
+                services.keep_unrecognised_message(
+                    site.core.unit_of_work(),
+                    channel="web",
+                    conversation_id=f"web:session-{language}-{repeat}",
+                    language=language,
+                    text=text,
+                    predicted_intent=guess,
+                    confidence=confidence,
+                    reason="low_confidence",
+                )
+        yield site
 
 
-def offline_context(browser: Browser, server: ConsoleServer, locale: str) -> tuple[BrowserContext, list[str]]:
+def offline_context(browser: Browser, server: Site, locale: str) -> tuple[BrowserContext, list[str]]:
     context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
     elsewhere: list[str] = []
     context.on("request", lambda r: None if r.url.startswith(server.url) else elsewhere.append(r.url))
@@ -100,7 +73,7 @@ def group(page: Page, text: str) -> Locator:
 
 
 def test_a_wrong_password_shows_the_error_in_the_browsers_language(
-    browser: Browser, console_server: ConsoleServer
+    browser: Browser, console_server: Site
 ) -> None:
     context, elsewhere = offline_context(browser, console_server, "de-DE")
     page = context.new_page()
@@ -117,7 +90,7 @@ def test_a_wrong_password_shows_the_error_in_the_browsers_language(
 
 
 def test_an_admin_reviews_the_queue_teaches_the_assistant_and_reads_the_training_data(
-    browser: Browser, console_server: ConsoleServer, artefacts: Path
+    browser: Browser, console_server: Site, artefacts: Path
 ) -> None:
     context, elsewhere = offline_context(browser, console_server, "en-GB")
     page = context.new_page()

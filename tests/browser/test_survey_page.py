@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from ccm.web import create_app
-from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.survey import load_survey
 from ccm_core.service_layer import services, views
-from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.services import CustomerDetails
-from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.settings import ChannelSettings
 from surveys.page import text
-from tests.conftest import empty_database
-from tests.http_server import free_port, serving
+from tests.browser.servers import Site, product_site
 from tests.service.helpers import outbox, record, staff, to_informed
 
 PHONE = {"width": 390, "height": 844}
@@ -28,33 +21,14 @@ TAP_TARGET_PX = 44  # the smallest comfortable tap target on a phone
 BRAND_BLUE = "rgb(11, 92, 171)"
 
 
-@dataclass
-class SurveySite:
-    url: str
-    core: Core
-
-
 @pytest.fixture
-def survey_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SurveySite]:
-    settings = Settings(data_dir=tmp_path, database_url=empty_database(request, "sqlite", tmp_path))
-    core = bootstrap(settings)
-    seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
-    channels = ChannelSettings(
-        rasa_url=f"http://127.0.0.1:{free_port()}",
-        redis_url="",
-        telegram_token="",
-        whatsapp_token="",
-        slack_bot_token="",
-    )
-    try:
-        with serving(create_app(core, channels)) as url:
-            yield SurveySite(url, core)
-    finally:
-        core.engine.dispose()
+def survey_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    with product_site(request, tmp_path) as site:
+        yield site
 
 
 def test_a_customer_answers_the_survey_on_a_phone(
-    browser: Browser, survey_site: SurveySite, artefacts: Path
+    browser: Browser, survey_site: Site, artefacts: Path
 ) -> None:
     core = survey_site.core
     reference = record(

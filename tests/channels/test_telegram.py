@@ -176,6 +176,34 @@ def file_complaint(customer: TelegramCustomer) -> str:
     return found.group(0)
 
 
+def survey_open_in_chat(
+    core: Core, settings: ChannelSettings, customer: TelegramCustomer, summary: str
+) -> str:
+    """A complaint filed in the chat, walked by the logistics lead to 09 with every message delivered.
+
+    The survey form is open in the customer's chat; returns the complaint's reference.
+    """
+    reference = file_complaint(customer)
+    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    services.start_review(core.unit_of_work(), lead, reference)
+    services.decide_complaint(core.unit_of_work(), lead, reference, justified=True, reason="Damaged")
+    case = services.add_action(core.unit_of_work(), lead, reference, kind="corrective", description="Resend")
+    services.complete_action(
+        core.unit_of_work(), lead, reference, action_id=case.actions[0].id, outcome="Sent"
+    )
+    services.inform_customer(core.unit_of_work(), lead, reference, summary=summary)
+    services.send_survey(core.unit_of_work(), lead, reference)
+    while deliver_due(core, settings):  # one message per conversation a run, in order
+        pass
+    return reference
+
+
+def score_keyboard(core: Core, language: str) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """The survey's score labels in ``language`` and the inline keyboard a survey message carries."""
+    labels = [choice.title for choice in load_survey(core.settings.survey_file).csat.choices(language)]
+    return labels, [[(label, f'/give_score{{"score":"{n}"}}')] for n, label in enumerate(labels, start=1)]
+
+
 # --- fixtures ---
 
 
@@ -433,9 +461,8 @@ def test_notices_reach_the_chat_and_the_survey_is_answered_with_a_tap(
     services.send_survey(core.unit_of_work(), lead, reference)
     survey = delivered()
     assert reference in shown(survey)
-    labels = [choice.title for choice in load_survey(core.settings.survey_file).csat.choices(language)]
-    scores = [(label, f'/give_score{{"score":"{n}"}}') for n, label in enumerate(labels, start=1)]
-    assert keyboard(survey[-1]) == [[score] for score in scores]
+    labels, scores = score_keyboard(core, language)
+    assert keyboard(survey[-1]) == scores
 
     thanks = customer.taps(labels[4])
     assert shown(thanks) == customer.expects("survey_thanks", reference=reference)
@@ -451,18 +478,7 @@ def test_an_unanswered_survey_is_reminded_once_in_the_chat_and_a_tap_on_the_remi
     fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
 ) -> None:
     customer = TelegramCustomer(fake, webhook, "tr")
-    reference = file_complaint(customer)
-    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
-    services.start_review(core.unit_of_work(), lead, reference)
-    services.decide_complaint(core.unit_of_work(), lead, reference, justified=True, reason="Damaged")
-    case = services.add_action(core.unit_of_work(), lead, reference, kind="corrective", description="Resend")
-    services.complete_action(
-        core.unit_of_work(), lead, reference, action_id=case.actions[0].id, outcome="Sent"
-    )
-    services.inform_customer(core.unit_of_work(), lead, reference, summary="Yeni ürün gönderildi.")
-    services.send_survey(core.unit_of_work(), lead, reference)
-    while deliver_due(core, settings):  # one message per conversation a run, in order
-        pass
+    reference = survey_open_in_chat(core, settings, customer, summary="Yeni ürün gönderildi.")
     before = len(fake.sent_to(customer.chat_id))
 
     with core.unit_of_work() as uow:  # the customer lets the reminder time pass without answering
@@ -473,10 +489,8 @@ def test_an_unanswered_survey_is_reminded_once_in_the_chat_and_a_tap_on_the_remi
     assert deliver_due(core, settings) >= 1
     reminder = fake.sent_to(customer.chat_id)[before:]
     assert "henüz sizden yanıt alamadık" in shown(reminder) and f"/survey/{reference}.0." in shown(reminder)
-    labels = [choice.title for choice in load_survey(core.settings.survey_file).csat.choices("tr")]
-    assert keyboard(reminder[-1]) == [
-        [(label, f'/give_score{{"score":"{n}"}}')] for n, label in enumerate(labels, 1)
-    ]
+    labels, scores = score_keyboard(core, "tr")
+    assert keyboard(reminder[-1]) == scores
 
     customer.taps(labels[1])  # 2: not satisfied, so the form asks for a comment
     customer.says("Yeni gelen ürün de kırık")
@@ -491,18 +505,8 @@ def test_another_cases_notice_during_an_open_survey_is_shown_and_the_survey_aske
     fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
 ) -> None:
     customer = TelegramCustomer(fake, webhook, "de")
-    reference = file_complaint(customer)
+    reference = survey_open_in_chat(core, settings, customer, summary="Neue Ware verschickt.")
     lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
-    services.start_review(core.unit_of_work(), lead, reference)
-    services.decide_complaint(core.unit_of_work(), lead, reference, justified=True, reason="Damaged")
-    case = services.add_action(core.unit_of_work(), lead, reference, kind="corrective", description="Resend")
-    services.complete_action(
-        core.unit_of_work(), lead, reference, action_id=case.actions[0].id, outcome="Sent"
-    )
-    services.inform_customer(core.unit_of_work(), lead, reference, summary="Neue Ware verschickt.")
-    services.send_survey(core.unit_of_work(), lead, reference)
-    while deliver_due(core, settings):
-        pass
     # The same customer's second case, taken by phone, reaches review while the survey is open.
     other = services.record_complaint(
         core.unit_of_work(),
@@ -521,8 +525,8 @@ def test_another_cases_notice_during_an_open_survey_is_shown_and_the_survey_aske
     shown_now = shown(fake.sent_to(customer.chat_id)[before:])
     assert translate("de", "outbox.interim_notice", reference=other, department=LOGISTICS["de"]) in shown_now
     assert customer.expects("invalid_score") not in shown_now  # the notice was not taken for a score
-    labels = [choice.title for choice in load_survey(core.settings.survey_file).csat.choices("de")]
-    assert keyboard(fake.sent_to(customer.chat_id)[-1])[0][0][0] == labels[0]  # the survey is asked again
+    labels, scores = score_keyboard(core, "de")
+    assert keyboard(fake.sent_to(customer.chat_id)[-1]) == scores  # the survey is asked again
     customer.taps(labels[4])
     assert stored(core, reference).close_reason == "satisfied"
     assert stored(core, other).status == "in_review"
