@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from ccm_core.i18n import LANGUAGES, translate
 from ccm_core.service_layer.report import MonthlyReport
 
-LANGUAGES = ("tr", "en", "de")
 _LOCALES = Path(__file__).with_name("locales")
 
 
@@ -68,7 +68,8 @@ class Texts:
         return f"{_catalogue(self.language)['month_names'][int(number) - 1]} {year}"
 
     def channel(self, code: str) -> str:
-        return _catalogue(self.language)["channel"].get(code, code)
+        """The chart's name of an intake channel (01), as the core names it everywhere."""
+        return translate(self.language, f"channel.{code}")
 
     def step(self, code: str) -> str:
         return _catalogue(self.language)["step"].get(code, code)
