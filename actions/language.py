@@ -16,6 +16,8 @@ from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import fold, intent_of
+from actions.recovery import ANSWERS as OFFER_ANSWERS
+from actions.recovery import OFFER_SLOTS
 from ccm_core.domain.lifecycle import CHAT_CHANNELS
 from ccm_core.i18n import LANGUAGES
 
@@ -108,7 +110,7 @@ def _from_metadata(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 class ValidateSlotMappings(ValidationAction):
-    """Runs after every customer message: keeps ``language`` and ``channel`` up to date."""
+    """Runs after every customer message: keeps ``language`` and ``channel`` up to date, ends offers."""
 
     def name(self) -> str:
         return "action_validate_slot_mappings"
@@ -126,6 +128,22 @@ class ValidateSlotMappings(ValidationAction):
         from_channel = _from_metadata(_metadata(tracker)).get("language")
         detected = from_channel or detect_language(message.get("text") or "")
         return {"language": detected} if detected else {}
+
+    async def extract_offer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """An offer (``actions.recovery``) is answered in the next message or not at all.
+
+        Rasa runs this again when a form starts in the same turn: an offer made in this turn stays.
+        """
+        if tracker.get_slot("offer") is None or intent_of(tracker) in OFFER_ANSWERS:
+            return {}
+        for event in reversed(tracker.events):
+            if event.get("event") == "user":
+                return dict.fromkeys(OFFER_SLOTS)
+            if event.get("event") == "slot" and event.get("name") == "offer":
+                return {}  # made after the customer's latest message
+        return dict.fromkeys(OFFER_SLOTS)
 
     async def extract_channel(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

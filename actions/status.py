@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import customer_of, entity_value, language_of, say, text, unit_of_work, when
+from actions.recovery import offer_complaint
 from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain.errors import NotFound, PermissionDenied
 from ccm_core.i18n import translate
@@ -96,8 +97,7 @@ class ActionCheckStatus(Action):
             cases = conversation_cases(tracker)
             open_cases = [c for c in cases if c.status != "closed"]
             if not cases:
-                say(dispatcher, tracker, "no_complaints")
-                return []
+                return offer_complaint(dispatcher, tracker, "no_complaints")
             if len(open_cases) > 1:
                 say(
                     dispatcher,

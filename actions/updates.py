@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import answered_yes_or_no, customer_of, intent_of, language_of, say, unit_of_work
+from actions.recovery import offer_complaint
 from actions.status import complaint_buttons, conversation_cases, mentioned_reference
 from ccm_core.domain import validation
 from ccm_core.domain.errors import CCMError, ValidationFailed
@@ -38,16 +39,16 @@ class ActionChooseOpenComplaint(Action):
                 SlotSet("withdraw_confirmed", None),
             ]
         intent = intent_of(tracker) or "add_information"
-        if open_cases:
-            say(
-                dispatcher,
-                tracker,
-                "choose_complaint",
-                buttons=complaint_buttons(open_cases, language_of(tracker), intent),
-            )
-        else:
-            say(dispatcher, tracker, "no_open_complaint")
-        return [SlotSet("reference", None)]  # the form that follows ends at once: nothing to ask
+        nothing_chosen = [SlotSet("reference", None)]  # the form that follows ends at once: nothing to ask
+        if not open_cases:
+            return nothing_chosen + offer_complaint(dispatcher, tracker, "no_open_complaint")
+        say(
+            dispatcher,
+            tracker,
+            "choose_complaint",
+            buttons=complaint_buttons(open_cases, language_of(tracker), intent),
+        )
+        return nothing_chosen
 
 
 class CaseFormValidation(FormValidationAction, abc.ABC):

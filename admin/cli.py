@@ -49,7 +49,8 @@ def nlu_retrain(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="How much lower the candidate's intent macro-F1 may be in a language "
+            help="How much worse the candidate's intent macro-F1 may be in a language, and with "
+            "CCM_NLU_REALTEXT_DIR its complaint recall and false-complaint rate on real text "
             "(default: CCM_NLU_TOLERANCE, 0.02).",
         ),
     ] = None,
@@ -64,7 +65,8 @@ def nlu_retrain(
             typer.echo("The model in service and the assistant's data are unchanged.", err=True)
             raise typer.Exit(1) from None
     typer.echo(
-        f"Candidate {outcome.model.name} against {outcome.in_service} (in service), on the held-out set:"
+        f"Candidate {outcome.model.name} against {outcome.in_service} (in service), on the held-out set"
+        + (" and real text:" if any(v.gate.figure != training.METRIC for v in outcome.verdicts) else ":")
     )
     typer.echo(outcome.table)
     typer.echo(f"Examples added: {outcome.examples_added}. Time: {outcome.timings}.")

@@ -65,7 +65,10 @@ HEADERS = {
     "Cache-Control": "no-store",
     "Vary": "Cookie, Accept-Language",
 }
-METRICS = ("intent_macro_f1", "intent_accuracy")
+# Shown per language; the real-text figures only for models measured on real text. Lower is better for
+# the false-complaint rate.
+METRICS = ("intent_macro_f1", "intent_accuracy", "complaint_recall", "false_complaint_rate")
+LOWER_IS_BETTER = {"false_complaint_rate"}
 FormText = Annotated[str, Form()]  # every field optional here: the service layer says what is missing
 
 _templates = Environment(
@@ -134,7 +137,7 @@ class LanguageFigures:
 
 
 def evaluation_rows(model: ModelView, language: str) -> list[LanguageFigures]:
-    """Per language: macro-F1 and accuracy of the model and of the model it was compared with."""
+    """Per language: the figures of the model and of the model it was compared with."""
     found = [
         key
         for key in (*LANGUAGES, *model.evaluation, *model.baseline)
@@ -148,11 +151,24 @@ def evaluation_rows(model: ModelView, language: str) -> list[LanguageFigures]:
             value, baseline = mine.get(metric), theirs.get(metric)
             change = ""
             if isinstance(value, int | float) and isinstance(baseline, int | float):
-                change = "better" if value > baseline else "worse" if value < baseline else "same"
+                gain = baseline - value if metric in LOWER_IS_BETTER else value - baseline
+                change = "better" if gain > 0 else "worse" if gain < 0 else "same"
             figures[metric] = Figure(decimal(value, language), decimal(baseline, language), change)
         examples = mine.get("examples", theirs.get("examples"))
         rows.append(LanguageFigures(code, figures, str(examples) if examples is not None else "–"))
     return rows
+
+
+def measured_metrics(models: list[ModelView]) -> list[str]:
+    """The figures any of these models has, in ``METRICS`` order (real text is not everywhere)."""
+    measured = {
+        metric
+        for model in models
+        for figures in (*model.evaluation.values(), *model.baseline.values())
+        if isinstance(figures, dict)
+        for metric in figures
+    }
+    return [metric for metric in METRICS if metric in measured]
 
 
 @dataclass(frozen=True)
@@ -446,7 +462,7 @@ class Console:
             jobs=jobs,
             names=names,
             figures={model.id: evaluation_rows(model, language) for model in models},
-            metrics=METRICS,
+            metrics=measured_metrics(models),
         )
 
     def transcript(self, conversation_id: str) -> list[Turn]:

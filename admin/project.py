@@ -1,7 +1,8 @@
 """The assistant's Rasa project as admins see it: which intents it knows, its examples per language.
 
 Reviewed examples are written to ``data/nlu/reviewed_<language>.yml``, next to the hand-written
-training data, and intents admins created go to ``domain/learned.yml`` (the intent and its
+training data (``<language>.yml`` and files by topic, ``<topic>_<language>.yml``), and intents
+admins created go to ``domain/learned.yml`` (the intent and its
 answer in each language) and ``data/rules/learned.yml`` (answer it when it is recognised).
 Rasa's own YAML format, so ``rasa data validate`` and ``rasa train`` read them as they are.
 """
@@ -29,6 +30,12 @@ LEARNED_RULES = "learned.yml"
 
 def reviewed_file(language: str) -> str:
     return f"reviewed_{language}.yml"
+
+
+def file_language(path: Path) -> str | None:
+    """The language of a training file: its name's last part (``tr.yml``, ``out_of_scope_tr.yml``)."""
+    language = path.stem.rsplit("_", 1)[-1]
+    return language if language in LANGUAGES else None
 
 
 class _Literal(str):
@@ -67,11 +74,13 @@ class AssistantProject:
     def example_counts(self) -> dict[str, dict[str, int]]:
         """intent → language → training examples, hand-written and reviewed."""
         counts: dict[str, Counter[str]] = defaultdict(Counter)
-        for language in LANGUAGES:
-            for name in (f"{language}.yml", reviewed_file(language)):
-                for intent, examples in _read_nlu(self.nlu_dir / name).items():
-                    if not intent.startswith(NOT_TEACHABLE_PREFIXES):
-                        counts[intent][language] += len(examples)
+        for path in sorted(self.nlu_dir.glob("*.yml")):
+            language = file_language(path)
+            if language is None:
+                continue
+            for intent, examples in _read_nlu(path).items():
+                if not intent.startswith(NOT_TEACHABLE_PREFIXES):
+                    counts[intent][language] += len(examples)
         return {intent: dict(per_language) for intent, per_language in sorted(counts.items())}
 
     def write_examples(self, examples: Iterable[Example]) -> int:

@@ -3,9 +3,11 @@
 ``retrain`` writes the examples admins labelled (and the intents they created) into the Rasa
 project, runs ``rasa data validate``, trains a candidate with a unique name, evaluates it and
 the model the running Rasa server has in service on the same held-out files (one per
-language) with the same script (``rasa_project/eval/nlu_eval.py``), and deploys it through
-Rasa's HTTP API (``PUT /model``) only if its intent macro-F1 did not drop by more than the
-tolerance in any language. Either way the candidate is recorded with its figures and the
+language) and, where the operator keeps real customers' text for evaluation
+(``CCM_NLU_REALTEXT_DIR``), on that too, with the same script (``rasa_project/eval/nlu_eval.py``),
+and deploys it through Rasa's HTTP API (``PUT /model``) only if no figure got worse by more than
+the tolerance in any language: intent macro-F1, and on real text complaint recall and the
+false-complaint rate (``GATES``). Either way the candidate is recorded with its figures and the
 reason (``teaching.record_model``); a refused candidate leaves the project's data as it was,
 so the files keep describing the model in service and its examples stay assigned for the
 next retrain. ``roll_back`` puts an earlier deployed model back into service.
@@ -54,6 +56,22 @@ DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 EVAL_SCRIPT = DEFAULT_PROJECT / "eval" / "nlu_eval.py"
 RETRAIN_LEASE_SECONDS = 3 * 3600  # longer than any retrain; another worker takes over after a crash
 METRIC = "intent_macro_f1"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A figure of the evaluation that a candidate may not make worse."""
+
+    figure: str  # its key in the evaluation script's figures per language
+    label: str  # as a refusal names it
+    higher_is_better: bool
+
+
+GATES = (
+    Gate(METRIC, "macro-F1", higher_is_better=True),
+    Gate("complaint_recall", "complaint recall", higher_is_better=True),
+    Gate("false_complaint_rate", "false-complaint rate", higher_is_better=False),
+)
 PROJECT_FILES = ("--domain", "domain", "--data", "data", "--config", "config.yml")  # as the Makefile's
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -72,6 +90,8 @@ class TrainingSettings:
     rasa_url: str = DEFAULT_RASA_URL
     rasa_token: str | None = None
     tolerance: float = DEFAULT_TOLERANCE
+    # Real customers' text kept by the operator for evaluation only (CSV, as eval/nlu_eval.py reads).
+    realtext_dir: Path | None = None
     # Where ``components.folding_tokenizer`` is found (the product's Rasa project): a copy of a
     # project elsewhere (the tests' small one) trains with the same custom tokenizer.
     components_path: Path = DEFAULT_PROJECT
@@ -84,7 +104,7 @@ class TrainingSettings:
     @classmethod
     def from_env(cls, **overrides: Any) -> TrainingSettings:
         """``CCM_RASA_PROJECT``, ``CCM_MODELS_DIR``, ``CCM_RASA_BIN``, ``CCM_RASA_URL``, ``CCM_RASA_TOKEN``,
-        ``CCM_NLU_TOLERANCE``; ``overrides`` (not None) win."""
+        ``CCM_NLU_TOLERANCE``, ``CCM_NLU_REALTEXT_DIR``; ``overrides`` (not None) win."""
         env = os.environ
         values: dict[str, Any] = {
             "project": AssistantProject(Path(env.get("CCM_RASA_PROJECT") or DEFAULT_PROJECT)),
@@ -92,6 +112,7 @@ class TrainingSettings:
             "rasa_bin": Path(env["CCM_RASA_BIN"]) if env.get("CCM_RASA_BIN") else None,
             "rasa_url": env.get("CCM_RASA_URL") or DEFAULT_RASA_URL,
             "rasa_token": env.get("CCM_RASA_TOKEN") or None,
+            "realtext_dir": Path(env["CCM_NLU_REALTEXT_DIR"]) if env.get("CCM_NLU_REALTEXT_DIR") else None,
         }
         try:
             values["tolerance"] = float(env.get("CCM_NLU_TOLERANCE") or DEFAULT_TOLERANCE)
@@ -124,11 +145,14 @@ class RetrainFailed(Exception):
 
 @dataclass(frozen=True)
 class LanguageVerdict:
+    """One gated figure in one language: the candidate against the model in service."""
+
     language: str
     examples: int
     candidate: float | None
     in_service: float | None
     tolerance: float
+    gate: Gate = GATES[0]
 
     @property
     def difference(self) -> float | None:
@@ -138,19 +162,22 @@ class LanguageVerdict:
 
     @property
     def kept(self) -> bool:
+        if self.difference is None:
+            return False
+        better = self.difference if self.gate.higher_is_better else -self.difference
         # A hair of slack for floating point: 0.90 - 0.02 must accept 0.88.
-        return self.difference is not None and self.difference >= -self.tolerance - 1e-9
+        return better >= -self.tolerance - 1e-9
 
     @property
     def refusal(self) -> str:
+        name = f"{self.language}: {self.gate.label}"
         if self.candidate is None:
-            return f"{self.language}: the candidate was not evaluated on this language"
+            return f"{name}: the candidate was not evaluated on this language"
         if self.in_service is None:
-            return f"{self.language}: the model in service was not evaluated on this language"
-        return (
-            f"{self.language}: macro-F1 {self.candidate:.3f} < {self.in_service:.3f} "
-            f"- {_tolerance(self.tolerance)}"
-        )
+            return f"{name}: the model in service was not evaluated on this language"
+        sign = "<" if self.gate.higher_is_better else ">"
+        plus = "-" if self.gate.higher_is_better else "+"
+        return f"{name} {self.candidate:.3f} {sign} {self.in_service:.3f} {plus} {_tolerance(self.tolerance)}"
 
 
 def _tolerance(value: float) -> str:
@@ -160,19 +187,26 @@ def _tolerance(value: float) -> str:
 def compare(
     candidate: Mapping[str, Mapping[str, Any]], in_service: Mapping[str, Mapping[str, Any]], tolerance: float
 ) -> list[LanguageVerdict]:
-    """One verdict per language of either evaluation: kept when the candidate >= in service - tolerance."""
+    """Per language, per gated figure either evaluation has: kept when not worse by more than ``tolerance``.
+
+    Intent macro-F1 is always gated; the real-text figures where either model was measured on real text.
+    """
     verdicts = []
     for language in sorted(set(candidate) | set(in_service)):
         ours, theirs = candidate.get(language) or {}, in_service.get(language) or {}
-        verdicts.append(
-            LanguageVerdict(
-                language=language,
-                examples=int(ours.get("examples") or theirs.get("examples") or 0),
-                candidate=_figure(ours.get(METRIC)),
-                in_service=_figure(theirs.get(METRIC)),
-                tolerance=tolerance,
+        for gate in GATES:
+            if gate.figure != METRIC and gate.figure not in ours and gate.figure not in theirs:
+                continue
+            verdicts.append(
+                LanguageVerdict(
+                    language=language,
+                    examples=int(ours.get("examples") or theirs.get("examples") or 0),
+                    candidate=_figure(ours.get(gate.figure)),
+                    in_service=_figure(theirs.get(gate.figure)),
+                    tolerance=tolerance,
+                    gate=gate,
+                )
             )
-        )
     return verdicts
 
 
@@ -187,13 +221,13 @@ def evaluation_table(verdicts: list[LanguageVerdict]) -> str:
         return "-" if value is None else (f"{value:+.3f}" if signed else f"{value:.3f}")
 
     lines = [
-        "| Language | Held-out examples | Candidate macro-F1 | In-service macro-F1 | Difference | Verdict |",
-        "|---|---|---|---|---|---|",
+        "| Language | Held-out examples | Figure | Candidate | In service | Difference | Verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
-        verdict = "kept" if v.kept else f"dropped more than {_tolerance(v.tolerance)}"
+        verdict = "kept" if v.kept else f"worse by more than {_tolerance(v.tolerance)}"
         lines.append(
-            f"| {v.language} | {v.examples} | {shown(v.candidate)} | {shown(v.in_service)} "
+            f"| {v.language} | {v.examples} | {v.gate.label} | {shown(v.candidate)} | {shown(v.in_service)} "
             f"| {shown(v.difference, signed=True)} | {verdict} |"
         )
     return "\n".join(lines)
@@ -439,7 +473,9 @@ def _evaluate(settings: TrainingSettings, env: dict[str, str], model: Path) -> d
                 str(settings.rasa_python),
                 str(settings.eval_script),
                 *("--model", str(model), "--data", str(settings.project.eval_dir.resolve())),
-                *("--target", "0", "--out", str(out)),  # the comparison decides, not a fixed target
+                *(("--realtext", str(settings.realtext_dir.resolve())) if settings.realtext_dir else ()),
+                # The comparison decides, not fixed targets.
+                *("--target", "0", "--recall", "0", "--false-rate", "1", "--out", str(out)),
             ],
             settings.project.root,
             env,
@@ -535,8 +571,9 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
                 rasa.load(candidate)
                 deployed = True
                 mark = timed("deploy", mark)
+                gated = ", ".join(dict.fromkeys(v.gate.label for v in verdicts))
                 reason = (
-                    f"macro-F1 within {_tolerance(settings.tolerance)} of {_model_name(serving)} "
+                    f"{gated} within {_tolerance(settings.tolerance)} of {_model_name(serving)} "
                     "or better in every language"
                 )
             else:

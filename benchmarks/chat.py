@@ -25,7 +25,13 @@ start-up after 240 s). A benchmark whose conversations
 failed says so and exits with status 1. The figures are only as good as the machine is quiet: the load
 average is printed before and after.
 
+With ``--baseline-model`` the whole measurement runs twice in one invocation, first on that model
+(an earlier version of the assistant: ``make bench-chat BASELINE=<git revision>`` trains it from that
+revision's ``rasa_project/``) and then on the current one, each on a fresh database and fresh servers,
+and the turns are compared side by side at the end.
+
     .venv/bin/python -m benchmarks.chat [--database sqlite|postgresql] [--concurrency N] [--time-limit S]
+                                        [--baseline-model PATH]
 """
 
 from __future__ import annotations
@@ -408,7 +414,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--time-limit",
         type=float,
         default=180,
-        help="seconds for the whole run, start-up included (default 180)",
+        help="seconds for the whole run, start-up included (default 180; per model with --baseline-model)",
+    )
+    parser.add_argument(
+        "--baseline-model",
+        type=Path,
+        help="an earlier model to measure first, for a side-by-side comparison with the current one",
     )
     arguments = parser.parse_args(argv)
     for name in ("concurrency", "complaints", "rounds", "greetings", "concurrent_greetings"):
@@ -418,6 +429,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--time-limit must be positive")
     if arguments.concurrency > 200:
         parser.error("--concurrency is at most 200")
+    if arguments.baseline_model and not arguments.baseline_model.is_file():
+        parser.error(f"--baseline-model: {arguments.baseline_model} is not a file")
     return arguments
 
 
@@ -434,22 +447,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, {load_average()}",
         flush=True,
     )
+    models = [("baseline", str(arguments.baseline_model))] if arguments.baseline_model else []
+    models.append(("current", os.environ.get("CCM_RASA_MODEL", "")))
+    measured: dict[str, dict[tuple[str, int], Cell]] = {}
+    failed = False
     try:
-        with fresh_database(arguments.database) as url:
-            failed = run(arguments, url, began, deadline)
+        for label, model in models:
+            if len(models) > 1:
+                print(f"\n=== {label} model: {Path(model).name} ===", flush=True)
+                deadline = time.perf_counter() + arguments.time_limit
+            with fresh_database(arguments.database) as url:
+                cells = run(arguments, url, began, deadline, model)
+            failed = failed or cells is None
+            measured[label] = cells or {}
     except DatabaseUnavailable as exc:
         sys.exit(f"{exc} (The benchmark's PostgreSQL server is set by CCM_TEST_POSTGRES_URL.)")
     except AssistantUnavailable as exc:
         sys.exit(f"The assistant did not start: {exc}")
-    print(f"\nTotal {time.perf_counter() - began:.0f} s (limit {arguments.time_limit:.0f} s).")
+    if len(models) > 1 and not failed:
+        report_comparison(measured, arguments.concurrency)
+    limit = arguments.time_limit * len(models)
+    print(f"\nTotal {time.perf_counter() - began:.0f} s (limit {limit:.0f} s).")
     if failed:
         sys.exit(
             "FAILED: the conversations above did not all file their complaints; the figures are not valid."
         )
 
 
-def run(arguments: argparse.Namespace, url: str, began: float, deadline: float) -> bool:
-    """Migrate and seed ``url``, start the assistant on it, measure, check; True when something failed."""
+def run(
+    arguments: argparse.Namespace, url: str, began: float, deadline: float, model: str
+) -> dict[tuple[str, int], Cell] | None:
+    """Migrate and seed ``url``, start the assistant with ``model`` on it, measure, check.
+
+    The measured cells, or None when something failed.
+    """
     with tempfile.TemporaryDirectory(prefix="ccm-bench-chat-") as directory:
         workdir = Path(directory)
         upgrade(url)
@@ -467,13 +498,13 @@ def run(arguments: argparse.Namespace, url: str, began: float, deadline: float) 
         )
         print(f"{arguments.database} {version} ({where})", flush=True)
         starting = time.perf_counter()
-        with running_assistant(url, workdir) as client:
-            failed = measure(arguments, client, url, starting, deadline)
-            if failed:
+        with running_assistant(url, workdir, {"CCM_RASA_MODEL": model}) as client:
+            cells = measure(arguments, client, url, starting, deadline)
+            if cells is None:
                 for log in ("actions.log", "rasa.log"):
                     tail = (workdir / log).read_text(errors="replace").splitlines()[-15:]
                     print(f"\nLast lines of {log}:", *("  " + line for line in tail), sep="\n")
-        return failed
+        return cells
 
 
 def report_cells(cells: dict[tuple[str, int], Cell], concurrency: int) -> None:
@@ -506,6 +537,21 @@ def report_cells(cells: dict[tuple[str, int], Cell], concurrency: int) -> None:
     rows = [[figures(by_step[n][step.name]) for n in (1, concurrency)] for step in COMPLAINT]
     table = side_by_side("turn", [step.name for step in COMPLAINT], groups, rows)
     print("\n".join("  " + line for line in table))
+
+
+def report_comparison(measured: dict[str, dict[tuple[str, int], Cell]], concurrency: int) -> None:
+    """The baseline's and the current model's turns, side by side, and how much the p50 moved."""
+    groups = ["1 conversation", f"{concurrency} conversations at once"]
+    labels, rows = [], []
+    for kind in ("complaint", "plain"):
+        for model, cells in measured.items():
+            labels.append(f"{kind} turn, {model}")
+            rows.append([figures(cells[kind, n].durations, cells[kind, n].seconds) for n in (1, concurrency)])
+    print("\n=== Side by side ===")
+    print("\n".join(side_by_side("turn", labels, groups, rows)))
+    for n in (1, concurrency):
+        before, after = (milliseconds_at(measured[m]["complaint", n].durations, 50) for m in measured)
+        print(f"complaint turn p50, {n} at once: {before:.0f} ms → {after:.0f} ms ({after - before:+.0f} ms)")
 
 
 def report_tracker(
@@ -561,7 +607,8 @@ def report_tracker(
 
 def measure(
     arguments: argparse.Namespace, client: RasaClient, url: str, starting: float, deadline: float
-) -> bool:
+) -> dict[tuple[str, int], Cell] | None:
+    """Warm up, measure every cell, report and check; the cells, or None when something failed."""
     status = client.http.get(f"{client.url}/status", params=client.params).json()
     rasa_version = client.http.get(f"{client.url}/version").json().get("version", "?")
     domain = client.http.get(
@@ -579,7 +626,7 @@ def measure(
         references, greeting = warm_up(client, plain_conversations, concurrency)
     except (ConversationFailed, httpx.HTTPError) as failure:
         print(f"\nFAILED in the warm-up: {failure}")
-        return True
+        return None
     print(
         f"Warm-up: {WARM_UP_COMPLAINTS} complaints filed and {concurrency} conversations greeted "
         f"in {time.perf_counter() - warming:.1f} s (not measured)",
@@ -629,7 +676,7 @@ def measure(
     empty = [f"{kind} turns, {n} at once" for (kind, n), cell in cells.items() if not cell.durations]
     if empty:
         print(f"FAILED: nothing measured for {', '.join(empty)}")
-    return bool(failures or check.missing or check.recorded != check.expected or empty)
+    return None if failures or check.missing or check.recorded != check.expected or empty else cells
 
 
 if __name__ == "__main__":

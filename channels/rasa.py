@@ -144,7 +144,8 @@ class AssistantProcesses:
     """
 
     def __init__(self, database_url: str, workdir: Path, env: dict[str, str] | None = None) -> None:
-        rasa_bin, model = os.environ.get("CCM_RASA_BIN"), os.environ.get("CCM_RASA_MODEL")
+        given = {**os.environ, **(env or {})}  # ``env`` may name another model (a benchmark's baseline)
+        rasa_bin, model = given.get("CCM_RASA_BIN"), given.get("CCM_RASA_MODEL")
         if not (rasa_bin and model and Path(rasa_bin).exists() and Path(model).exists()):
             raise AssistantUnavailable(
                 "The Rasa environment or model is missing: run this through `make`, which builds them."
@@ -153,8 +154,7 @@ class AssistantProcesses:
         self.action_port, self.rasa_port = _free_port(), _free_port()
         self.url = f"http://127.0.0.1:{self.rasa_port}"
         self.environment = {
-            **os.environ,
-            **(env or {}),
+            **given,
             "CCM_DATABASE_URL": database_url,
             "CCM_DATA_DIR": str(workdir),
             "CCM_ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
