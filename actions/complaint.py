@@ -33,7 +33,7 @@ FORM_SLOTS = ("description", "category", "external_reference", "contact", "conse
 CLEARED_AFTER_FILING = (*FORM_SLOTS, "predicted_category", "reference_kind", "wants_human")
 MIN_DESCRIPTION_WORDS = 3
 NONE_GIVEN = "-"
-_INTENT_PREFIX = "complaint_"
+TOPIC_PREFIX = "complaint_"
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
 _NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/]{2,28}[A-Za-z0-9]")
 
@@ -45,7 +45,7 @@ def category_by_code(code: str | None) -> views.CategoryView | None:
 def _said_it_all(tracker: Tracker) -> str | None:
     """The opening message as the description when it already says what went wrong."""
     message = tracker.latest_message.get("text") or ""
-    if intent_of(tracker).startswith(_INTENT_PREFIX) and len(message.split()) >= MIN_DESCRIPTION_WORDS:
+    if intent_of(tracker).startswith(TOPIC_PREFIX) and len(message.split()) >= MIN_DESCRIPTION_WORDS:
         return message.strip()
     return None
 
@@ -69,7 +69,7 @@ class ActionStartComplaint(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = intent_of(tracker)
-        predicted = intent.removeprefix(_INTENT_PREFIX) if intent.startswith(_INTENT_PREFIX) else None
+        predicted = intent.removeprefix(TOPIC_PREFIX) if intent.startswith(TOPIC_PREFIX) else None
         return starting_complaint(predicted, _said_it_all(tracker))
 
 

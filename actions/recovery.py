@@ -32,7 +32,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.complaint import starting_complaint
+from actions.complaint import MIN_DESCRIPTION_WORDS, TOPIC_PREFIX, starting_complaint
 from actions.conversation import channel_of, intent_of, language_of, say, text, unit_of_work, yes_no
 from ccm_core.domain.errors import CCMError
 from ccm_core.service_layer import services
@@ -44,11 +44,9 @@ OFFER_COMPLAINT = "complaint"
 OFFER_SUGGESTION = "suggestion"
 OFFER_SLOTS = ("offer", "suggestion", "kept_description")
 ANSWERS = ("affirm", "deny")
-TOPIC_PREFIX = "complaint_"
 ANNOUNCEMENT = "file_complaint"
-# A message kept as a complaint's description: a few words, and it describes a problem (the NLU
-# says so, ``describes_a_problem``) or is likely a complaint.
-MIN_DESCRIPTION_WORDS = 3
+# A message kept as a complaint's description describes a problem (the NLU says so,
+# ``describes_a_problem``) or is likely a complaint.
 MIN_COMPLAINT_PROBABILITY = 0.25
 MIN_GUESS_CONFIDENCE = 0.25  # below it, "Did you mean …?" would be a shot in the dark: ask to rephrase
 _NOT_SUGGESTED = {NOT_UNDERSTOOD, "out_of_scope", *ANSWERS, "inform", "EXTERNAL_notice", "EXTERNAL_survey"}

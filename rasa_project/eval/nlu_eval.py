@@ -7,8 +7,8 @@ dialogue acts on.
 * Held-out examples (``--data``, one file per language, never trained on): intent accuracy and
   macro-F1, category macro-F1 on the complaints. ``nlu_fallback`` counts as wrong.
 * Real text (``--realtext``, CSV files with ``text,language,label,source,topic``; ``label`` is
-  ``complaint`` or ``other``): real customers' complaints and real requests of other kinds,
-  gathered from public sources, for evaluation only. A message is taken as a complaint when the
+  ``complaint`` or ``other``; a set is a file, or each language and label in it): real customers'
+  complaints and real requests of other kinds, for evaluation only. A message is taken as a complaint when the
   intent the assistant acts on is ``file_complaint`` or a ``complaint_*`` topic. Per set:
   complaint recall (complaint sets) or false-complaint rate (other sets); category accuracy where
   the source's own topic maps to one of ours (``TOPIC_CATEGORIES``; rows of unmapped topics are
@@ -168,9 +168,22 @@ def calibration(decisions: Iterable[tuple[float, bool]]) -> dict[str, Any]:
     return {"bins": bins, "expected_calibration_error": error}
 
 
+def real_sets(folder: Path) -> dict[str, list[Row]]:
+    """The CSV files' rows by set: a file of one language and label is a set, else each of its parts."""
+    found: dict[str, list[Row]] = {}
+    for path in sorted(folder.glob("*.csv")):
+        parts: dict[tuple[str, bool], list[Row]] = defaultdict(list)
+        for row in read_realtext(path):
+            parts[row.language, row.complaint].append(row)
+        for (language, complaint), rows in parts.items():
+            label = "complaint" if complaint else "other"
+            found[path.stem if len(parts) == 1 else f"{path.stem} ({language}, {label})"] = rows
+    return found
+
+
 def evaluate_realtext(agent: Agent, folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per set, and per language: complaint recall, false-complaint rate, calibration."""
-    sets = {path.stem: evaluate_set(agent, read_realtext(path)) for path in sorted(folder.glob("*.csv"))}
+    sets = {name: evaluate_set(agent, rows) for name, rows in real_sets(folder).items()}
     languages: dict[str, dict[str, Any]] = defaultdict(dict)
     decisions: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for figures in sets.values():

@@ -4,8 +4,9 @@ A small Rasa project (``tests/fixtures/nlu_small``: small talk and asking for a 
 Turkish, English and German, the product's NLU pipeline, light policies) is copied into the
 test's directory, trained, and served by a real Rasa server with the product's action server.
 Then admins teach it through the core (``teaching``): a good batch with a new intent is
-deployed and answered in each language; a deliberately wrong batch is refused and the old
-model keeps serving; an earlier model is rolled back to. ``pytest -s`` prints the
+deployed and answered in each language (the gate measuring the operator's real text too:
+``realtext/``, sentences written for this test); a deliberately wrong batch is refused and the
+old model keeps serving; an earlier model is rolled back to. ``pytest -s`` prints the
 evaluation tables.
 """
 
@@ -212,6 +213,7 @@ def served(tmp_path: Path, rasa_bin: Path) -> Iterator[Served]:
                     models_dir=settings.models_dir,
                     rasa_bin=rasa_bin,
                     rasa_url=processes.url,
+                    realtext_dir=settings.project.root / "realtext",
                 ),
                 initial=initial,
                 rasa=rasa,
@@ -263,6 +265,10 @@ def test_a_good_batch_is_deployed_a_wrong_one_refused_and_an_earlier_model_rolle
     for language in ("tr", "en", "de"):
         assert candidate.evaluation[language]["examples"] == 30
         assert 0 <= candidate.evaluation[language]["intent_macro_f1"] <= 1
+        # The operator's real text is measured too, and gated: this project knows no complaint intent.
+        assert candidate.evaluation[language]["complaint_recall"] == 0.0
+        assert candidate.evaluation[language]["false_complaint_rate"] == 0.0
+    assert "| en | 30 | complaint recall | 0.000 | 0.000 | +0.000 | kept |" in table
     assert "within 0.02 of ccm-small-initial" in (candidate.reason or "")
     # The model that was in service before is kept too, so an admin can go back to it.
     assert (adopted.name, adopted.status, Path(adopted.path)) == (

@@ -7,13 +7,17 @@ a question about a complaint when there is none offers to file one, with the mes
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from sqlalchemy import select
 
 from ccm_core.domain.model import UnrecognisedMessage
 from tests.assistant.test_conversations import DELIVERY_LABEL, LANGUAGES, ORDER, REFERENCE, YES, Chat, stored
 from tests.conftest import Assistant
 
+DOMAIN = Path(__file__).resolve().parents[2] / "rasa_project" / "domain"
 NO = {"tr": "hayır", "en": "no", "de": "nein"}
 EMAIL = "kim.lee@example.org"
 SERVICE_QUALITY = '/inform{"category":"service_quality"}'
@@ -42,6 +46,17 @@ ADD_INFORMATION = {
     "en": "I'd like to add something about the parcel",
     "de": "ich möchte ergänzen, dass das Paket beschädigt ankam",
 }
+
+
+def domain_response(name: str, language: str) -> str:
+    """A response of the assistant's domain in ``language`` (its variants are conditioned on the slot)."""
+    for path in DOMAIN.glob("*.yml"):
+        variants = (yaml.safe_load(path.read_text(encoding="utf-8")).get("responses") or {}).get(name)
+        for variant in variants or []:
+            conditions = variant.get("condition") or [{"value": "en"}]
+            if conditions[0]["value"] == language:
+                return variant["text"]
+    raise KeyError(name)
 
 
 def topic_buttons(chat: Chat) -> list[str]:
@@ -111,8 +126,9 @@ def test_a_guess_declined_asks_to_rephrase_and_a_second_miss_offers_the_form_or_
     assert sorted(kept) == sorted([UNSURE[language], NONSENSE[0]])
 
 
-def test_nonsense_twice_never_ends_in_repeated_fallbacks(assistant: Assistant) -> None:
-    chat = Chat(assistant, "en", metadata={"language": "en"})
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_nonsense_never_ends_in_repeated_fallbacks(assistant: Assistant, language: str) -> None:
+    chat = Chat(assistant, language, metadata={"language": language})
     assert chat.say(NONSENSE[0]) == chat.expects("ask_rephrase")
     for _ in range(3):  # the second miss and every one after it: the same two ways on
         assert chat.say(NONSENSE[1]) == chat.expects("offer_ways_on")
@@ -163,7 +179,13 @@ def test_adding_information_with_no_complaint_offers_to_file_one_and_no_is_respe
     assert chat.say(YES[language]) == chat.expects("offer_declined")  # the offer lasted one turn
 
 
-def test_yes_after_an_out_of_scope_answer_starts_the_complaint(assistant: Assistant) -> None:
-    chat = Chat(assistant, "en")
-    chat.say("who won the football match last night")
-    assert chat.say("yes") == chat.expects("ask_description")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_yes_after_an_out_of_scope_answer_starts_the_complaint(assistant: Assistant, language: str) -> None:
+    chat = Chat(assistant, language)
+    asked = {
+        "tr": "bugün hava nasıl olacak",
+        "en": "who won the football match last night",
+        "de": "erzähl mir mal was Lustiges",
+    }[language]
+    assert chat.say(asked) == domain_response("utter_out_of_scope", language)
+    assert chat.say(YES[language]) == chat.expects("ask_description")
