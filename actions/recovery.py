@@ -118,21 +118,25 @@ def problem_described(tracker: Tracker) -> str | None:
     return None
 
 
-def offer_complaint(
-    dispatcher: CollectingDispatcher, tracker: Tracker, key: str, **params: Any
-) -> list[EventType]:
-    """Ask whether to file a complaint (yes/no buttons); yes opens the form with what was kept."""
+def complaint_offered(description: str | None = None, topic: str | None = None) -> list[EventType]:
+    """An offer to file a complaint: yes opens the form with this description and topic to confirm."""
+    return [
+        SlotSet("offer", OFFER_COMPLAINT),
+        SlotSet("suggestion", None),
+        SlotSet("kept_description", description),
+        SlotSet("predicted_category", topic),
+    ]
+
+
+def offer_complaint(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> list[EventType]:
+    """Ask whether to file a complaint (yes/no buttons), keeping the message if it describes a problem."""
     language = language_of(tracker)
     description = problem_described(tracker)
-    question = text(language, key, **params)
+    question = text(language, key)
     if description:
         question += " " + text(language, "offer_keeps_description")
     dispatcher.utter_message(text=question, buttons=yes_no(language))
-    return [
-        SlotSet("offer", OFFER_COMPLAINT),
-        SlotSet("kept_description", description),
-        SlotSet("predicted_category", likeliest_topic(tracker.latest_message) if description else None),
-    ]
+    return complaint_offered(description, likeliest_topic(tracker.latest_message) if description else None)
 
 
 def offer_ways_on(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
@@ -145,7 +149,7 @@ def offer_ways_on(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Ev
             {"title": text(language, "button_talk_to_person"), "payload": "/request_human"},
         ],
     )
-    return [SlotSet("offer", OFFER_COMPLAINT), SlotSet("kept_description", None), SlotSet("suggestion", None)]
+    return complaint_offered()
 
 
 class ActionRecover(Action):
@@ -240,11 +244,7 @@ class ActionKeepUnrecognisedMessage(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         keep_for_review(tracker, "out_of_scope")
-        return [
-            SlotSet("offer", OFFER_COMPLAINT),
-            SlotSet("kept_description", None),
-            SlotSet("suggestion", None),
-        ]
+        return complaint_offered()
 
 
 class ActionDefaultFallback(Action):

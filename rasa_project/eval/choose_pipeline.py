@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import re
 import statistics
 import sys
 import tempfile
@@ -55,7 +56,8 @@ def candidates() -> dict[str, list[dict[str, Any]]]:
     """Name → NLU pipeline; each differs from the product's in one respect."""
     product = yaml.safe_load((PROJECT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
     raw_lr = {"name": "LogisticRegressionClassifier", "max_iter": 300, "ranking_length": 0}
-    diet = {"name": "DIETClassifier", "epochs": 100, "entity_recognition": False, "random_seed": 7}
+    # DIET's default is 300 epochs; 60 keeps one fold under half an hour on two cores.
+    diet = {"name": "DIETClassifier", "epochs": 60, "entity_recognition": False, "random_seed": 7}
     decision = next(step for step in product if step["name"] == DECISION)
     fallback = {
         "name": "FallbackClassifier",
@@ -68,10 +70,7 @@ def candidates() -> dict[str, list[dict[str, Any]]]:
         "product: unit-length LR + e5-small + complaint decision": product,
         "unit-length LR + USE-m3": _replace(product, ENCODER, [use]),
         "Rasa LR (raw counts) + e5-small": _replace(product, CLASSIFIER, [raw_lr]),
-        "Rasa LR (raw counts) + USE-m3 (scale 3)": _replace(
-            _replace(product, CLASSIFIER, [raw_lr]), ENCODER, [{**use, "scale": 3.0}]
-        ),
-        "DIET + e5-small": _replace(product, CLASSIFIER, [diet]),
+        "DIET (60 epochs) + e5-small": _replace(product, CLASSIFIER, [diet]),
         "unit-length LR, no encoder": no_encoder,
         "before: Rasa LR, no encoder, Rasa fallback": _replace(
             _replace(no_encoder, CLASSIFIER, [{**raw_lr, "ranking_length": 10}]), DECISION, [fallback]
@@ -151,7 +150,7 @@ def scores(rows: list[tuple[str, str, str]], predicted: list[str]) -> dict[str, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--only", help="candidates whose name contains this text")
+    parser.add_argument("--only", help="candidates whose name matches this regular expression")
     args = parser.parse_args()
     rows = examples()
     strata = [f"{language}:{intent}" for _, intent, language in rows]
@@ -163,7 +162,7 @@ def main() -> int:
     )
     print("|---|---|---|---|---|")
     for name, pipeline in candidates().items():
-        if args.only and args.only not in name:
+        if args.only and not re.search(args.only, name):
             continue
         predicted: list[str | None] = [None] * len(rows)
         trained, parsed = [], []
