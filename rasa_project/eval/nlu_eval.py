@@ -23,6 +23,7 @@ import asyncio
 import csv
 import itertools
 import json
+import logging
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
@@ -33,6 +34,7 @@ from typing import Any
 from rasa.core.agent import Agent
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
+from rasa.utils.log_utils import configure_structlog
 from sklearn.metrics import f1_score
 
 COMPLAINT = "complaint_"
@@ -286,6 +288,7 @@ def main() -> int:
     )
     parser.add_argument("--out", help="also write the figures per language as JSON here")
     args = parser.parse_args()
+    configure_structlog(logging.WARNING)  # Rasa's debug log would print every evaluated text
     agent = Agent.load(args.model)
     heldout = {path.stem: evaluate_heldout(agent, path) for path in sorted(Path(args.data).glob("*.yml"))}
     sets: dict[str, Any] = {}
