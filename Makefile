@@ -25,7 +25,7 @@ REALTEXT ?= $(abspath ../shared/data/realtext)
 # Browser tests: Debian's Chromium (never a browser download) and the rasa-webchat widget from npm.
 BROWSER_STAMP := tests/browser/node_modules/.installed-$(shell cat tests/browser/package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: run test pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
+.PHONY: run test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -88,12 +88,16 @@ test: install model browser
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/lint-imports
+	@$(BIN)/mypy
 	@echo "==> The assistant's custom NLU components (unit tests, in the Rasa environment)"
 	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python -m pytest components/tests -q -p no:cacheprovider
 	@echo "==> The assistant's test stories (rasa test --stories tests)"
 	@cd rasa_project && PYTHONPATH=. $(RASA) test core --stories tests --model $(MODEL) --out $(CACHE_DIR)/story-results --e2e --fail-on-prediction-errors --no-plot
 	@echo "==> Tests on SQLite and PostgreSQL, with the real Rasa server and action server"
 	@$(BIN)/pytest
+
+test-fast: install  # the domain, service and API tests on SQLite: no Rasa, browser, PostgreSQL or Redis
+	@$(BIN)/pytest -q -m "not postgres and not redis and not rasa and not browser" tests/unit tests/service tests/api
 
 pytest: install model browser  # a part of the tests: make pytest ARGS='tests/channels -x'
 	@$(BIN)/pytest $(ARGS)

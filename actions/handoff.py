@@ -11,6 +11,7 @@ from actions.complaint import FORM_SLOTS
 from actions.conversation import customer_of, say, unit_of_work
 from actions.status import conversation_cases, mentioned_reference
 from ccm_core.domain.errors import CCMError
+from ccm_core.domain.lifecycle import Status
 from ccm_core.service_layer import services
 
 
@@ -23,7 +24,7 @@ class ActionRequestHuman(Action):
     ) -> list[EventType]:
         if tracker.active_loop.get("name") == "complaint_form":
             return [SlotSet("wants_human", True)]  # flagged when the complaint being filed is recorded
-        open_cases = [c for c in conversation_cases(tracker) if c.status != "closed"]
+        open_cases = [c for c in conversation_cases(tracker) if c.status != Status.CLOSED]
         named = mentioned_reference(tracker)
         case = next((c for c in open_cases if c.reference == named), open_cases[0] if open_cases else None)
         if case is None:

@@ -35,7 +35,7 @@ from rasa_sdk.types import DomainDict
 from actions.complaint import MIN_DESCRIPTION_WORDS, TOPIC_PREFIX, starting_complaint
 from actions.conversation import channel_of, intent_of, language_of, say, text, unit_of_work, yes_no
 from ccm_core.domain.errors import CCMError
-from ccm_core.service_layer import services
+from ccm_core.service_layer import teaching
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def keep_for_review(tracker: Tracker, reason: str) -> None:
     ranking = [r for r in message.get("intent_ranking") or [] if r.get("name") != NOT_UNDERSTOOD]
     best = ranking[0] if ranking else {}
     try:
-        services.keep_unrecognised_message(
+        teaching.keep_unrecognised_message(
             unit_of_work(),
             channel=channel_of(tracker),
             conversation_id=tracker.sender_id,

@@ -11,8 +11,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.conversation import customer_of, entity_value, language_of, say, text, unit_of_work, when
 from actions.recovery import offer_complaint
-from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain.errors import NotFound, PermissionDenied
+from ccm_core.domain.lifecycle import Status
+from ccm_core.domain.search import ComplaintFilter
 from ccm_core.i18n import translate
 from ccm_core.service_layer import views
 from ccm_core.service_layer.views import CaseSummary, CaseView
@@ -78,7 +79,7 @@ def describe(case: CaseView, language: str) -> str:
                 when=when(stamps["follow_up_started_at"], language),
             )
         )
-    if case.status == "closed" and case.close_reason:
+    if case.status == Status.CLOSED and case.close_reason:
         reason = translate(language, f"close_reason.{case.close_reason}")
         lines.append(text(language, "status_closed", when=when(stamps["closed_at"], language), reason=reason))
     return "\n".join(lines)
@@ -95,7 +96,7 @@ class ActionCheckStatus(Action):
         reference = mentioned_reference(tracker)
         if reference is None:
             cases = conversation_cases(tracker)
-            open_cases = [c for c in cases if c.status != "closed"]
+            open_cases = [c for c in cases if c.status != Status.CLOSED]
             if not cases:
                 return offer_complaint(dispatcher, tracker, "no_complaints")
             if len(open_cases) > 1:

@@ -14,6 +14,7 @@ from actions.conversation import customer_of, entity_value, fold, say, unit_of_w
 from actions.notices import SURVEY_SLOTS
 from actions.status import conversation_cases
 from ccm_core.domain.errors import CCMError
+from ccm_core.domain.lifecycle import Status
 from ccm_core.service_layer import services, views
 
 _DIGIT = re.compile(r"(?<![\d.,])([1-5])(?:\s*(?:/|von|out of|uzerinden|\u00fczerinden)\s*5)?(?!\d|[.,]\d)")
@@ -207,7 +208,7 @@ class ActionRecordSurveyAnswer(Action):
         cleared = [SlotSet(name, None) for name in SURVEY_SLOTS]
         actor = customer_of(tracker)
         reference = tracker.get_slot("survey_reference") or next(
-            (c.reference for c in conversation_cases(tracker) if c.status == "survey_sent"), None
+            (c.reference for c in conversation_cases(tracker) if c.status == Status.SURVEY_SENT), None
         )
         score = tracker.get_slot("survey_score")
         if score is None:
@@ -229,7 +230,7 @@ class ActionRecordSurveyAnswer(Action):
         except CCMError:
             say(dispatcher, tracker, "no_survey")
             return cleared
-        if case.status == "closed":
+        if case.status == Status.CLOSED:
             say(dispatcher, tracker, "survey_thanks", reference=reference)
         else:
             notices = views.customer_notices(unit_of_work(), actor, reference)

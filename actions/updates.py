@@ -15,6 +15,7 @@ from actions.recovery import offer_complaint
 from actions.status import complaint_buttons, conversation_cases, mentioned_reference
 from ccm_core.domain import validation
 from ccm_core.domain.errors import CCMError, ValidationFailed
+from ccm_core.domain.lifecycle import Status
 from ccm_core.service_layer import services
 
 
@@ -27,7 +28,7 @@ class ActionChooseOpenComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        open_cases = [c for c in conversation_cases(tracker) if c.status != "closed"]
+        open_cases = [c for c in conversation_cases(tracker) if c.status != Status.CLOSED]
         named = mentioned_reference(tracker)
         chosen = next((c.reference for c in open_cases if c.reference == named), None)
         if chosen is None and len(open_cases) == 1 and named is None:

@@ -18,7 +18,7 @@ import hmac
 import importlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,19 +26,18 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from admin.project import AssistantProject
-from ccm_core.adapters.db import session_factory
-from ccm_core.adapters.guard import guard_for
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import CCMError, ValidationFailed
 from ccm_core.domain.policy import Actor
 from ccm_core.i18n import LANGUAGES, best_language, normalise_language, translate
-from ccm_core.service_layer import sessions, teaching, views
+from ccm_core.service_layer import sessions, staff_views, teaching
 from ccm_core.service_layer.teaching import ModelView, RetrainJob
 from channels.settings import ChannelSettings
 
@@ -199,6 +198,29 @@ class RasaUnreachable(Exception):
     pass
 
 
+class Refused(Exception):
+    """Raised by a dependency to answer with ``response`` instead of the page (it cannot return one)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class ConsoleRoute(APIRoute):
+    """A console route: a request its dependencies refused gets their response (sign in, or 403)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except Refused as refused:
+                return refused.response
+
+        return answer
+
+
 # --- the console ---
 
 
@@ -216,7 +238,7 @@ class Console:
         self.http = http or (lambda: httpx.Client(timeout=RASA_TIMEOUT_SECONDS))
         self.zone = ZoneInfo(core.settings.timezone)
         # Counts sign-in attempts per account, in Redis or the database, so every replica shares them.
-        self.guard = guard_for(session_factory(core.engine), settings.redis_url or None)
+        self.guard = core.guard(settings.redis_url or None)
 
     # sessions and language
 
@@ -225,7 +247,7 @@ class Console:
         actor = sessions.session_actor(self.core.unit_of_work(), token)
         if actor is None or token is None:
             return None
-        member = views.signed_in_staff(self.core.unit_of_work(), actor)
+        member = staff_views.signed_in_staff(self.core.unit_of_work(), actor)
         return Admin(actor, token, member.name, member.locale)
 
     def language(self, request: Request, admin: Admin | None = None) -> str:
@@ -332,14 +354,21 @@ class Console:
             error=translate(self.language(request, admin), "console.forbidden"),
         )
 
-    def checked(self, request: Request, csrf: str) -> Admin | Response:
-        """The admin of a form's request, or the response refusing it (not signed in, or no valid token)."""
+    # the dependencies of the pages and forms (``Depends``); each refuses with ``Refused``
+
+    def signed_in(self, request: Request) -> Admin:
+        """The signed-in admin of the request; anyone else is sent to the sign-in page."""
         admin = self.admin(request)
         if admin is None:
-            return self.to_login()
+            raise Refused(self.to_login())
+        return admin
+
+    def form_sender(self, request: Request, csrf: FormText = "") -> Admin:
+        """The signed-in admin who sent a form from the console: one without a valid token gets 403."""
+        admin = self.signed_in(request)
         if not csrf_matches(admin.token, csrf):
             log.warning("admin console: a form without a valid CSRF token was refused (%s)", request.url.path)
-            return self.forbidden(request, admin)
+            raise Refused(self.forbidden(request, admin))
         return admin
 
     # the pages
@@ -524,7 +553,9 @@ SIGN_IN_ATTEMPTS_PER_MINUTE = 5  # per account: a password cannot be guessed by 
 def routes(core: Core, settings: ChannelSettings, project: AssistantProject | None = None) -> APIRouter:
     """The console's pages under ``/admin`` (mount ``static_files()`` at ``STATIC_PATH`` beside them)."""
     console = Console(core, settings, project)
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=ConsoleRoute)
+    signed_in = Depends(console.signed_in)
+    form_sender = Depends(console.form_sender)
 
     @router.get("/login")
     def login_form(request: Request) -> Response:
@@ -555,26 +586,20 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
         return response
 
     @router.post("/logout")
-    def logout(request: Request, csrf: FormText = "") -> Response:
-        admin = console.checked(request, csrf)
-        if not isinstance(admin, Admin):
-            return admin
+    def logout(request: Request, admin: Admin = form_sender) -> Response:
         sessions.sign_out(console.core.unit_of_work(), admin.token)
         response = console.to_login()
         console.forget(request, response, SESSION_COOKIE)
         return response
 
     @router.get("")
-    def queue(request: Request) -> Response:
-        admin = console.admin(request)
-        return console.to_login() if admin is None else console.queue_page(request, admin)
+    def queue(request: Request, admin: Admin = signed_in) -> Response:
+        return console.queue_page(request, admin)
 
-    def review(request: Request, csrf: str, back: str, change: Callable[[Admin], dict[str, Any]]) -> Response:
-        admin = console.checked(request, csrf)
-        if not isinstance(admin, Admin):
-            return admin
+    def review(request: Request, admin: Admin, back: str, change: Callable[[], dict[str, Any]]) -> Response:
+        """Make a change to the review queue, then back to the queue: with the outcome, or why not."""
         try:
-            outcome = change(admin)
+            outcome = change()
         except CCMError as refused:
             language = console.language(request, admin)
             return console.queue_page(
@@ -588,16 +613,16 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
         items: FormText = "",
         intent: FormText = "",
         language: FormText = "",
-        csrf: FormText = "",
+        admin: Admin = form_sender,
     ) -> Response:
-        def change(admin: Admin) -> dict[str, Any]:
+        def change() -> dict[str, Any]:
             known = [*console.project.intents()]
             count = teaching.assign_review_items(
                 console.core.unit_of_work(), admin.actor, _item_ids(items), intent=intent, known_intents=known
             )
             return {"done": "assigned", "count": count, "intent": intent.strip()}
 
-        return review(request, csrf, language, change)
+        return review(request, admin, language, change)
 
     @router.post("/review/new-intent")
     def new_intent(
@@ -608,9 +633,9 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
         answer_en: FormText = "",
         answer_de: FormText = "",
         language: FormText = "",
-        csrf: FormText = "",
+        admin: Admin = form_sender,
     ) -> Response:
-        def change(admin: Admin) -> dict[str, Any]:
+        def change() -> dict[str, Any]:
             ids = _item_ids(items)
             known = console.project.intents()
             created = teaching.create_intent(
@@ -625,42 +650,34 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
             )
             return {"done": "created", "count": count, "intent": created}
 
-        return review(request, csrf, language, change)
+        return review(request, admin, language, change)
 
     @router.post("/review/dismiss")
     def dismiss(
-        request: Request, items: FormText = "", language: FormText = "", csrf: FormText = ""
+        request: Request, items: FormText = "", language: FormText = "", admin: Admin = form_sender
     ) -> Response:
-        def change(admin: Admin) -> dict[str, Any]:
+        def change() -> dict[str, Any]:
             count = teaching.dismiss_review_items(console.core.unit_of_work(), admin.actor, _item_ids(items))
             return {"done": "dismissed", "count": count}
 
-        return review(request, csrf, language, change)
+        return review(request, admin, language, change)
 
     @router.get("/intents")
-    def intents(request: Request) -> Response:
-        admin = console.admin(request)
-        return console.to_login() if admin is None else console.intents_page(request, admin)
+    def intents(request: Request, admin: Admin = signed_in) -> Response:
+        return console.intents_page(request, admin)
 
     @router.post("/intents/reopen")
-    def reopen(request: Request, intent: FormText = "", csrf: FormText = "") -> Response:
+    def reopen(intent: FormText = "", admin: Admin = form_sender) -> Response:
         """A wrongly labelled batch waiting for the next retrain goes back to the queue."""
-        admin = console.checked(request, csrf)
-        if not isinstance(admin, Admin):
-            return admin
         teaching.reopen_review_items(console.core.unit_of_work(), admin.actor, intent=intent)
         return console.redirect(f"{PREFIX}/intents")
 
     @router.get("/models")
-    def models(request: Request) -> Response:
-        admin = console.admin(request)
-        return console.to_login() if admin is None else console.models_page(request, admin)
+    def models(request: Request, admin: Admin = signed_in) -> Response:
+        return console.models_page(request, admin)
 
     @router.post("/models/retrain")
-    def retrain(request: Request, csrf: FormText = "") -> Response:
-        admin = console.checked(request, csrf)
-        if not isinstance(admin, Admin):
-            return admin
+    def retrain(admin: Admin = form_sender) -> Response:
         waiting = {
             job.id
             for job in teaching.retrain_requests(console.core.unit_of_work(), admin.actor)
@@ -671,10 +688,7 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
         return console.redirect(f"{PREFIX}/models", done=done, job=job.id)
 
     @router.post("/models/{model_id}/rollback")
-    def rollback(request: Request, model_id: int, csrf: FormText = "") -> Response:
-        admin = console.checked(request, csrf)
-        if not isinstance(admin, Admin):
-            return admin
+    def rollback(request: Request, model_id: int, admin: Admin = form_sender) -> Response:
         language = console.language(request, admin)
         try:
             training = importlib.import_module("admin.training")  # the retrain pipeline, when needed
@@ -699,10 +713,7 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
         return console.redirect(f"{PREFIX}/models", done="rolled_back", model=model.id)
 
     @router.get("/conversations/{conversation_id:path}")
-    def conversation(request: Request, conversation_id: str) -> Response:
-        admin = console.admin(request)
-        if admin is None:
-            return console.to_login()
+    def conversation(request: Request, conversation_id: str, admin: Admin = signed_in) -> Response:
         conversation_id = conversation_id[:MAX_CONVERSATION_ID]
         try:
             turns, status, error = console.transcript(conversation_id), 200, ""

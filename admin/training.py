@@ -46,7 +46,7 @@ from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import CCMError, NotFound, PreconditionFailed
 from ccm_core.domain.policy import Actor
 from ccm_core.i18n import LANGUAGES
-from ccm_core.service_layer import services, teaching
+from ccm_core.service_layer import access, teaching
 from ccm_core.service_layer.teaching import ModelView, RetrainJob
 
 log = logging.getLogger("ccm.retrain")
@@ -652,7 +652,7 @@ def _requester(core: Core, label: str) -> Actor:
     """The admin who asked (still an admin?), or the system when the request came from no person."""
     if label.startswith("staff:"):
         with contextlib.suppress(NotFound):
-            return services.staff_actor(core.unit_of_work(), email=label.removeprefix("staff:"))
+            return access.staff_actor(core.unit_of_work(), email=label.removeprefix("staff:"))
     return Actor.system("retrain")
 
 

@@ -1,6 +1,6 @@
 """How fast the chat assistant answers: a complaint filing's turns against a greeting, alone and 20 at once.
 
-The real assistant runs as the product runs it (``channels.rasa.running_assistant``: our action
+The real assistant runs as the product runs it (``tests.harness.running_assistant``: our action
 server and a Rasa 3.6 server on free local ports) against a fresh database, migrated and seeded with
 the demo organisation: a SQLite file in a temporary directory, or with ``--database postgresql`` a
 database created on the server of ``CCM_TEST_POSTGRES_URL`` and dropped afterwards. Rasa keeps its
@@ -20,7 +20,7 @@ Two kinds of turn are measured, each with 1 conversation and with ``--concurrenc
 
 Everything is bounded: the counts below, and ``--time-limit`` for the whole run, Rasa's start-up
 included (after it, no customer starts a second filing or greeting; the first one each always runs,
-so a slow start-up makes the run at most one round per cell longer; ``channels.rasa`` gives up on a
+so a slow start-up makes the run at most one round per cell longer; ``tests.harness`` gives up on a
 start-up after 240 s). A benchmark whose conversations
 failed says so and exits with status 1. The figures are only as good as the machine is quiet: the load
 average is printed before and after.
@@ -64,7 +64,7 @@ from ccm_core.adapters.migrations import upgrade
 from ccm_core.bootstrap import bootstrap
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantUnavailable, RasaClient, running_assistant
+from tests.harness import AssistantUnavailable, RasaClient, running_assistant
 
 DATABASES = ("sqlite", "postgresql")
 TURN_TIMEOUT_SECONDS = 60

@@ -29,13 +29,13 @@ from sqlalchemy import func, select, update
 from benchmarks.lifecycle import fresh_database, table
 from ccm_core.adapters.migrations import upgrade
 from ccm_core.bootstrap import Core, bootstrap
-from ccm_core.domain.model import OutboxMessage
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer import services
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantProcesses, AssistantUnavailable
+from tests.harness import AssistantProcesses, AssistantUnavailable
 
 CCM = Path(sys.executable).parent / "ccm"
 FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)

@@ -31,17 +31,10 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, select, text
 
 from ccm_core.adapters.db import create_db_engine
-from ccm_core.domain.model import (
-    AuditEvent,
-    Category,
-    Complaint,
-    CorrectiveAction,
-    Customer,
-    ReferenceCounter,
-    SlaRule,
-    Staff,
-    SurveyResponse,
-)
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.customer import Customer
+from ccm_core.domain.organisation import Category, ReferenceCounter, SlaRule, Staff
+from ccm_core.domain.records import AuditEvent, CorrectiveAction, SurveyResponse
 from ccm_core.domain.sla import ANY_PRIORITY, DEFAULT_HOURS, SlaStep
 
 HOUR = 3600.0

@@ -31,7 +31,7 @@ from ccm_core.adapters.db import DatabaseUnavailable, check_connection, create_d
 from ccm_core.adapters.migrations import upgrade
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services
+from ccm_core.service_layer import access, services
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.settings import DEMO_ORGANISATION, Settings
 
@@ -125,7 +125,7 @@ def fresh_database(kind: str) -> Iterator[str]:
 def walk(core: Core, complaints: int, timed: Timings) -> None:
     """Take ``complaints`` cases from intake to closing, the way a department works them."""
     uow = core.unit_of_work
-    actor = services.staff_actor(uow(), email="admin@example.com")
+    actor = access.staff_actor(uow(), email="admin@example.com")
     for number in range(complaints):
         recorded = timed(
             "record_complaint",

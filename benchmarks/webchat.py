@@ -35,7 +35,7 @@ from ccm_core.adapters.migrations import upgrade
 from ccm_core.bootstrap import bootstrap
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantProcesses, AssistantUnavailable
+from tests.harness import AssistantProcesses, AssistantUnavailable
 
 CCM = Path(sys.executable).parent / "ccm"
 ANSWER_TIMEOUT_SECONDS = 60

@@ -7,7 +7,6 @@ them and a restart repeats nothing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -21,6 +20,7 @@ from ccm_core.service_layer import services
 from channels import email, telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
 from channels.delivery import DeliveryWorker
+from channels.loops import run_every
 from channels.sending import Sender
 from channels.settings import ChannelSettings
 from channels.slack import SlackNotifier
@@ -52,18 +52,18 @@ async def run_review_delay_notices_forever(
     core: Core, stop: asyncio.Event, every_seconds: float = TIMER_SECONDS
 ) -> None:
     """Tell customers, once per case, when the review runs past (or close to) its deadline."""
-    while not stop.is_set():
-        try:
-            told = await asyncio.to_thread(services.send_review_delay_notices, core.unit_of_work())
-        except Exception as error:  # the loop must outlive a database outage; the next run catches up
-            log.warning(
-                "review delay notices failed (%s); trying again in %s s", type(error).__name__, every_seconds
-            )
-        else:
-            if told:
-                log.info("review delay notices sent: %s", told)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_seconds)
+
+    async def send_notices() -> None:
+        told = await asyncio.to_thread(services.send_review_delay_notices, core.unit_of_work())
+        if told:
+            log.info("review delay notices sent: %s", told)
+
+    def failed(error: Exception) -> None:  # the loop must outlive a database outage; the next run catches up
+        log.warning(
+            "review delay notices failed (%s); trying again in %s s", type(error).__name__, every_seconds
+        )
+
+    await run_every(stop, every_seconds, send_notices, on_error=failed)
 
 
 async def run_retrain_requests(
@@ -78,11 +78,11 @@ async def run_retrain_requests(
     A retrain in hand is finished before the worker stops (it takes minutes; its lease lets another
     worker take it over if this process is killed).
     """
-    while not stop.is_set():
-        job = await asyncio.to_thread(run_queued_retrain, core, training, worker_id)
-        if job is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), poll_seconds)
+
+    async def retrain() -> bool:
+        return await asyncio.to_thread(run_queued_retrain, core, training, worker_id) is not None
+
+    await run_every(stop, poll_seconds, retrain)
 
 
 async def run_worker(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ccm_core.adapters.db import create_db_engine, session_factory
+from ccm_core.adapters.guard import DatabaseGuard, RedisGuard
+from ccm_core.service_layer.ports import Guard
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import Settings, load_settings
 
@@ -19,6 +21,10 @@ class Core:
     settings: Settings
     engine: Engine
     unit_of_work: Callable[[], UnitOfWork]
+
+    def guard(self, redis_url: str | None) -> Guard:
+        """De-duplication and rate limits: in Redis when the deployment has it, else in the database."""
+        return RedisGuard(redis_url) if redis_url else DatabaseGuard(session_factory(self.engine))
 
 
 def bootstrap(settings: Settings | None = None) -> Core:

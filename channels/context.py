@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ccm_core.adapters.db import session_factory
-from ccm_core.adapters.guard import Guard, guard_for
 from ccm_core.bootstrap import Core
+from ccm_core.service_layer.ports import Guard
 from channels.inbound import AsyncRasa, Inbound
 from channels.settings import ChannelSettings
 
@@ -22,6 +21,6 @@ class ChannelContext:
 
 def channel_context(core: Core, settings: ChannelSettings | None = None) -> ChannelContext:
     settings = settings or ChannelSettings()
-    guard = guard_for(session_factory(core.engine), settings.redis_url or None)
+    guard = core.guard(settings.redis_url or None)
     rasa = AsyncRasa(settings.rasa_url, settings.rasa_token)
     return ChannelContext(core, settings, guard, rasa, Inbound(core, rasa, guard, settings.chat_rate_limit))

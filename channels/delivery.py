@@ -13,17 +13,16 @@ safe with several workers and across restarts is in ``ccm_core.service_layer.del
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
-from ccm_core.adapters.guard import DatabaseGuard
 from ccm_core.domain.lifecycle import CHAT_CHANNELS
 from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import delivery
 from ccm_core.service_layer.delivery import Claim
 from channels.context import ChannelContext
 from channels.inbound import AssistantUnreachable
+from channels.loops import run_every
 from channels.messages import Reply, conversation_id, replies_from_rasa
 from channels.sending import DeliveryFailed, Notice, Sender
 
@@ -65,16 +64,18 @@ class DeliveryWorker:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         next_housekeeping = 0.0
-        while not stop.is_set():
+
+        async def deliver_and_tidy() -> bool:
+            nonlocal next_housekeeping
             handled = await self.run_once()
             loop_time = asyncio.get_running_loop().time()
-            if loop_time >= next_housekeeping and isinstance(self.ctx.guard, DatabaseGuard):
+            if loop_time >= next_housekeeping:
                 week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
                 await asyncio.to_thread(self.ctx.guard.forget_before, week_ago)
                 next_housekeeping = loop_time + HOUSEKEEPING_SECONDS
-            if not handled:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_seconds)
+            return handled > 0
+
+        await run_every(stop, self.settings.worker_poll_seconds, deliver_and_tidy)
 
     async def deliver(self, claim: Claim) -> None:
         try:

@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 
-from ccm_core.adapters.guard import Guard
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import CCMError
 from ccm_core.domain.policy import Actor
 from ccm_core.i18n import normalise_language, translate
 from ccm_core.service_layer import chat, services
+from ccm_core.service_layer.ports import Guard
 from channels.messages import Reply, conversation_id, replies_from_rasa
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ self-hosted Bot API server or a test server stands in for Telegram's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hmac
 import json
@@ -44,6 +43,7 @@ from telegram.warnings import PTBDeprecationWarning
 from ccm_core.i18n import normalise_language, translate
 from channels.context import ChannelContext
 from channels.inbound import AssistantUnreachable, CustomerMessage
+from channels.loops import pause, run_every
 from channels.messages import Button, Reply
 from channels.sending import DeliveryFailed, Notice
 from channels.settings import ChannelSettings
@@ -294,7 +294,10 @@ async def poll(
     async with updates.bot as bot:
         await bot.delete_webhook()  # getUpdates is refused while a webhook is set
         offset: int | None = None
-        while not stop.is_set():
+
+        async def fetch_and_handle() -> bool:
+            """False when Telegram or the assistant failed, so the loop pauses before polling again."""
+            nonlocal offset
             try:
                 batch = await _until_stopped(
                     bot.get_updates(
@@ -303,12 +306,11 @@ async def poll(
                     stop,
                 )
             except RetryAfter as error:
-                await _pause(stop, _seconds(error))
-                continue
+                await pause(stop, _seconds(error))  # as long as Telegram asks, then straight on
+                return True
             except TelegramError as error:
                 log.warning("getUpdates failed: %s", type(error).__name__)
-                await _pause(stop, RETRY_SECONDS)
-                continue
+                return False
             for update in batch or ():
                 try:
                     await updates.handle(update)
@@ -316,9 +318,11 @@ async def poll(
                     log.warning(
                         "assistant unreachable, update %d is fetched again: %s", update.update_id, error
                     )
-                    await _pause(stop, RETRY_SECONDS)
-                    break
+                    return False
                 offset = update.update_id + 1
+            return True
+
+        await run_every(stop, RETRY_SECONDS, fetch_and_handle)
 
 
 async def _until_stopped(call: Any, stop: asyncio.Event) -> Any:
@@ -332,8 +336,3 @@ async def _until_stopped(call: Any, stop: asyncio.Event) -> Any:
         await asyncio.gather(task, return_exceptions=True)
         return None
     return task.result()
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

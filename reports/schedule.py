@@ -10,7 +10,6 @@ produce one report, and a restart resumes where the last one stopped: rendered b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import datetime as dt
 import logging
@@ -25,6 +24,7 @@ from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import report_runs
 from ccm_core.service_layer.report import month_bounds, monthly_report
 from ccm_core.service_layer.report_runs import ReportJob
+from channels.loops import run_every
 from reports.render import write_monthly_report
 from reports.texts import Texts
 
@@ -54,13 +54,15 @@ async def run_monthly_reports_forever(
     every_seconds: float = 300,
 ) -> None:
     """Make sure last month's report exists (and, with Slack, was posted), every ``every_seconds``."""
-    while not stop.is_set():
-        try:
-            await run_monthly_report_once(core, slack, channel, worker_id)
-        except Exception:  # a database hiccup must not end the worker; the next round tries again
-            log.exception("monthly report: the round failed; trying again in %s s", every_seconds)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_seconds)
+
+    async def one_round() -> None:  # the job it returns is dropped: even a round that did work waits
+        await run_monthly_report_once(core, slack, channel, worker_id)
+
+    # A database hiccup must not end the worker; the next round tries again.
+    def failed(error: Exception) -> None:
+        log.exception("monthly report: the round failed; trying again in %s s", every_seconds)
+
+    await run_every(stop, every_seconds, one_round, on_error=failed)
 
 
 async def run_monthly_report_once(

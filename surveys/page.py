@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import ValidationFailed
+from ccm_core.domain.lifecycle import Status
 from ccm_core.i18n import LANGUAGES, best_language, flat_catalogue
 from ccm_core.service_layer.survey_page import (
     ANSWERED,
@@ -205,7 +206,7 @@ class SurveyPage:
             return self.form(
                 token, survey, language, status=422, errors=[invalid.message(language)], typed=typed
             )
-        outcome = "thanks.satisfied" if case.status == "closed" else "thanks.follow_up"
+        outcome = "thanks.satisfied" if case.status == Status.CLOSED else "thanks.follow_up"
         return self.message(language, token, outcome, reference=case.reference)
 
 

@@ -8,32 +8,32 @@ texts or the customer's details.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from ccm_core.bootstrap import Core
 from ccm_core.service_layer.survey_schedule import run_survey_schedule
+from channels.loops import run_every
 
 log = logging.getLogger(__name__)
 
 
 async def run_survey_schedule_forever(core: Core, stop: asyncio.Event, every_seconds: float = 60) -> None:
     """Run the schedule until ``stop`` is set; a failed run (the database away, say) is tried next time."""
-    while not stop.is_set():
-        try:
-            run = await asyncio.to_thread(run_survey_schedule, core.unit_of_work())
-        except Exception as error:  # the loop must outlive a database outage; the next run catches up
-            log.warning(
-                "survey schedule run failed (%s); trying again in %s s", type(error).__name__, every_seconds
+
+    async def run_once() -> None:
+        run = await asyncio.to_thread(run_survey_schedule, core.unit_of_work())
+        if run.sent or run.reminded or run.expired or run.skipped:
+            log.info(
+                "surveys: %s sent, %s reminded, %s expired, %s skipped",
+                run.sent,
+                run.reminded,
+                run.expired,
+                run.skipped,
             )
-        else:
-            if run.sent or run.reminded or run.expired or run.skipped:
-                log.info(
-                    "surveys: %s sent, %s reminded, %s expired, %s skipped",
-                    run.sent,
-                    run.reminded,
-                    run.expired,
-                    run.skipped,
-                )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_seconds)
+
+    def failed(error: Exception) -> None:  # the loop must outlive a database outage; the next run catches up
+        log.warning(
+            "survey schedule run failed (%s); trying again in %s s", type(error).__name__, every_seconds
+        )
+
+    await run_every(stop, every_seconds, run_once, on_error=failed)

@@ -23,16 +23,40 @@ from sqlalchemy.engine import Engine
 
 from ccm_core.adapters.db import create_db_engine, normalise_url, session_factory
 from ccm_core.adapters.migrations import upgrade
-from ccm_core.domain.model import Base
+from ccm_core.adapters.tables import METADATA
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantUnavailable, RasaClient, running_assistant
+from tests.harness import AssistantUnavailable, RasaClient, running_assistant
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CCM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 START = dt.datetime(2026, 10, 5, 9, 0, tzinfo=dt.UTC)  # a Monday morning
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the servers it needs, so a run can leave them out (``make test-fast``).
+
+    Read from what the test uses: a database parameter of "postgresql" or "redis", the
+    ``postgres_url`` or ``assistant`` fixtures, or the browser folder; modules that start
+    their own servers declare it with ``pytestmark``.
+    """
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = set(map(str, callspec.params.values())) if callspec else set()
+        needs: set[str] = set()
+        if "postgresql" in params or "postgres_url" in fixtures:
+            needs.add("postgres")
+        if "redis" in params:
+            needs.add("redis")
+        if "assistant" in fixtures:
+            needs |= {"rasa", "postgres"}
+        if "browser" in item.path.parts:
+            needs |= {"browser", "rasa", "postgres"}
+        for need in sorted(needs - {mark.name for mark in item.iter_markers()}):
+            item.add_marker(need)
 
 
 class Clock:
@@ -107,7 +131,7 @@ def empty_database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) ->
 
 def _truncate_all(url: str) -> None:
     engine = create_engine(normalise_url(url))
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    tables = ", ".join(f'"{table.name}"' for table in METADATA.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

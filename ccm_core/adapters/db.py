@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -60,3 +60,8 @@ def check_connection(engine: Engine) -> None:
             f"Cannot connect to the database at {url} ({type(exc).__name__}); "
             "start it or set CCM_DATABASE_URL to a reachable one."
         ) from exc
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed: what a conditional write's winner is told by."""
+    return cast(CursorResult[Any], result).rowcount

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Protocol
+from collections.abc import Callable
+from enum import StrEnum
 
 from sqlalchemy import Integer, String, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from ccm_core.domain.model import Base
+from ccm_core.adapters.db import rows_changed
+from ccm_core.domain.base import Base, EnumText
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class DeliveryState(StrEnum):
+    PROCESSING = "processing"  # a replica holds it under a lease
+    DONE = "done"  # handled: later copies are ignored
 
 
 class InboundDelivery(Base):
@@ -29,7 +36,7 @@ class InboundDelivery(Base):
     __tablename__ = "inbound_deliveries"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))  # processing, done
+    state: Mapped[DeliveryState] = mapped_column(EnumText(DeliveryState, 16))
     lease_until: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime]
 
@@ -48,25 +55,11 @@ def hashed(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-class Guard(Protocol):
-    def claim(self, key: str, lease_seconds: int = 60) -> bool:
-        """Take a delivery for processing; False when it is done or another replica holds it."""
-
-    def finish(self, key: str) -> None:
-        """The delivery was handled: later copies are ignored."""
-
-    def release(self, key: str) -> None:
-        """Handling failed: a redelivery may take it again."""
-
-    def allow(self, key: str, limit: int, window_seconds: int = 60) -> bool:
-        """Count one message for ``key``; False when it is over ``limit`` in this window."""
-
-
 DONE_SECONDS = 7 * 24 * 3600  # platforms retry for hours, not for days
 
 
 class DatabaseGuard:
-    def __init__(self, sessions: sessionmaker[Session], clock=utcnow) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.sessions = sessions
         self.clock = clock
 
@@ -77,7 +70,7 @@ class DatabaseGuard:
             try:
                 session.execute(
                     insert(InboundDelivery).values(
-                        key=key, state="processing", lease_until=lease, created_at=now
+                        key=key, state=DeliveryState.PROCESSING, lease_until=lease, created_at=now
                     )
                 )
                 session.commit()
@@ -89,20 +82,22 @@ class DatabaseGuard:
                 update(InboundDelivery)
                 .where(
                     InboundDelivery.key == key,
-                    InboundDelivery.state == "processing",
+                    InboundDelivery.state == DeliveryState.PROCESSING,
                     InboundDelivery.lease_until < now,
                 )
                 .values(lease_until=lease)
             )
             session.commit()
-            return taken.rowcount == 1
+            return rows_changed(taken) == 1
 
     def finish(self, key: str) -> None:
         with self.sessions() as session:
             session.execute(
                 update(InboundDelivery)
                 .where(InboundDelivery.key == hashed(key))
-                .values(state="done", lease_until=self.clock() + dt.timedelta(seconds=DONE_SECONDS))
+                .values(
+                    state=DeliveryState.DONE, lease_until=self.clock() + dt.timedelta(seconds=DONE_SECONDS)
+                )
             )
             session.commit()
 
@@ -110,7 +105,7 @@ class DatabaseGuard:
         with self.sessions() as session:
             session.execute(
                 delete(InboundDelivery).where(
-                    InboundDelivery.key == hashed(key), InboundDelivery.state == "processing"
+                    InboundDelivery.key == hashed(key), InboundDelivery.state == DeliveryState.PROCESSING
                 )
             )
             session.commit()
@@ -124,7 +119,7 @@ class DatabaseGuard:
                 .where(RateWindow.key == key, RateWindow.window_start == start)
                 .values(count=RateWindow.count + 1)
             )
-            if counted.rowcount == 0:
+            if rows_changed(counted) == 0:
                 try:
                     session.execute(insert(RateWindow).values(key=key, window_start=start, count=1))
                     session.commit()
@@ -163,14 +158,18 @@ class RedisGuard:
         return f"{self.prefix}:{kind}:{hashed(key)}"
 
     def claim(self, key: str, lease_seconds: int = 60) -> bool:
-        return bool(self.redis.set(self._key("delivery", key), "processing", nx=True, ex=lease_seconds))
+        return bool(
+            self.redis.set(
+                self._key("delivery", key), DeliveryState.PROCESSING.value, nx=True, ex=lease_seconds
+            )
+        )
 
     def finish(self, key: str) -> None:
-        self.redis.set(self._key("delivery", key), "done", ex=DONE_SECONDS)
+        self.redis.set(self._key("delivery", key), DeliveryState.DONE.value, ex=DONE_SECONDS)
 
     def release(self, key: str) -> None:
         name = self._key("delivery", key)
-        if self.redis.get(name) == b"processing":
+        if self.redis.get(name) == DeliveryState.PROCESSING.encode():
             self.redis.delete(name)
 
     def allow(self, key: str, limit: int, window_seconds: int = 60) -> bool:
@@ -182,6 +181,5 @@ class RedisGuard:
         count, _ = pipe.execute()
         return int(count) <= limit
 
-
-def guard_for(sessions: sessionmaker[Session], redis_url: str | None) -> Guard:
-    return RedisGuard(redis_url) if redis_url else DatabaseGuard(sessions)
+    def forget_before(self, moment: dt.datetime) -> None:
+        """Nothing to do: Redis expires deliveries and windows by itself."""

@@ -2,46 +2,23 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.customer import Customer, CustomerIdentity
 from ccm_core.domain.lifecycle import Status
-from ccm_core.domain.model import (
-    ApiToken,
-    AuditEvent,
-    Category,
-    Complaint,
-    Customer,
-    CustomerIdentity,
-    Department,
-    OutboxMessage,
-    ReferenceCounter,
-    SlaRule,
-    Staff,
-)
+from ccm_core.domain.organisation import ApiToken, Category, Department, ReferenceCounter, SlaRule, Staff
+from ccm_core.domain.queues import DeliveryStatus, OutboxMessage
+from ccm_core.domain.records import AuditEvent
+from ccm_core.domain.search import ComplaintFilter
 from ccm_core.domain.sla import STEP_COLUMNS, SlaPolicy, SlaStep
-
-
-@dataclass(frozen=True)
-class ComplaintFilter:
-    status: str | None = None
-    department: str | None = None
-    channel: str | None = None
-    category: str | None = None
-    overdue_at: dt.datetime | None = None  # only cases with a deadline passed before this time
-    department_id: int | None = None  # restriction from the reader's own department
-    customer_channel: str | None = None  # restriction to one customer's conversation
-    customer_external_id: str | None = None
-    assignee_id: int | None = None
-    unassigned: bool = False
-    open_only: bool = False
-    limit: int = 50
-    offset: int = 0
 
 
 class Repository:
@@ -92,9 +69,10 @@ class Repository:
         ).all()
         return rows, total
 
-    def _filtered(self, query: Select, criteria: ComplaintFilter) -> Select:
-        if criteria.status:
-            query = query.where(Complaint.status == criteria.status)
+    def _filtered(self, query: Select[Any], criteria: ComplaintFilter) -> Select[Any]:
+        if criteria.status:  # a status that does not exist matches no case
+            known = criteria.status in set(Status)
+            query = query.where(Complaint.status == criteria.status if known else false())
         if criteria.channel:
             query = query.where(Complaint.channel == criteria.channel)
         if criteria.department:
@@ -130,9 +108,9 @@ class Repository:
 
     def sla_watch(
         self, now: dt.datetime, soon_until: dt.datetime, department_id: int | None = None
-    ) -> list[tuple[Complaint, SlaStep, dt.datetime]]:
+    ) -> builtins.list[tuple[Complaint, SlaStep, dt.datetime]]:
         """Open cases with a step whose deadline is past or before ``soon_until`` and not met."""
-        found: list[tuple[Complaint, SlaStep, dt.datetime]] = []
+        found: builtins.list[tuple[Complaint, SlaStep, dt.datetime]] = []
         for step, (due_name, met_name) in STEP_COLUMNS.items():
             due, met = getattr(Complaint, due_name), getattr(Complaint, met_name)
             query = select(Complaint, due).where(
@@ -175,7 +153,7 @@ class Repository:
     def pending_outbox(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
         return self.session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
+            .where(OutboxMessage.status == DeliveryStatus.PENDING, OutboxMessage.available_at <= now)
             .order_by(OutboxMessage.id)
             .limit(limit)
         ).all()
@@ -230,7 +208,7 @@ class Repository:
         ).one_or_none()
 
 
-def _any_breached(now: dt.datetime):
+def _any_breached(now: dt.datetime) -> ColumnElement[bool]:
     return or_(
         *(
             and_(

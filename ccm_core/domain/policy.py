@@ -7,13 +7,31 @@ actions refuse the same things for the same reasons.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, Protocol
 
 from ccm_core.domain.errors import PermissionDenied
 from ccm_core.domain.lifecycle import Command, Role
 
-if TYPE_CHECKING:
-    from ccm_core.domain.model import Complaint
+
+class _Named(Protocol):
+    @property
+    def names(self) -> dict[str, Any]: ...
+
+
+class Case(Protocol):
+    """What the rules read of a complaint (the aggregate satisfies it; no import of it needed)."""
+
+    @property
+    def reference(self) -> str: ...
+
+    @property
+    def department_id(self) -> int: ...
+
+    @property
+    def department(self) -> _Named: ...
+
+    def belongs_to(self, channel: str | None, external_id: str | None) -> bool: ...
+
 
 # Use cases that are not lifecycle commands but still need a permission.
 RECORD = "record"
@@ -105,7 +123,7 @@ class Actor:
         return self.kind == "system" or self.role == Role.ADMIN
 
 
-def ensure_allowed(actor: Actor, use_case: str, complaint: Complaint | None = None) -> None:
+def ensure_allowed(actor: Actor, use_case: str, complaint: Case | None = None) -> None:
     """Raise ``PermissionDenied`` unless ``actor`` may run ``use_case`` (on ``complaint``)."""
     if actor.kind == "system":
         return
@@ -130,7 +148,7 @@ def ensure_allowed(actor: Actor, use_case: str, complaint: Complaint | None = No
         )
 
 
-def _customers_case(actor: Actor, complaint: Complaint) -> bool:
+def _customers_case(actor: Actor, complaint: Case) -> bool:
     """A survey link names its one case; a conversation owns the cases taken in it."""
     if actor.channel == SURVEY_LINK:
         return complaint.reference == actor.external_id

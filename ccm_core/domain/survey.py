@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from ccm_core.domain import validation
 from ccm_core.domain.errors import ValidationFailed
+from ccm_core.domain.lifecycle import Command
 from ccm_core.i18n import LANGUAGES, normalise_language
 
 CSAT_POINTS = tuple(range(1, 6))
@@ -40,6 +42,28 @@ def answer_source(value: str) -> str:
             field="source", problem="unknown_choice", value=value, choices=", ".join(ANSWER_SOURCES)
         )
     return value
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    """A checked answer to the survey (10); the one place that says what an answer may be."""
+
+    score: int
+    satisfied: bool
+    nps: int | None
+    source: str
+
+    @classmethod
+    def read(
+        cls, score: object, *, satisfied_from: int, nps: object = None, source: str = "staff"
+    ) -> SurveyAnswer:
+        """Refuse a score off the 1–5 scale, an NPS off 0–10 or an unknown source, with the field."""
+        checked = validation.survey_score(score)
+        return cls(checked, checked >= satisfied_from, nps_score(nps), answer_source(source))
+
+    @property
+    def command(self) -> Command:
+        return Command.ANSWER_SATISFIED if self.satisfied else Command.ANSWER_DISSATISFIED
 
 
 class InvalidSurveyDefinition(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 from ccm_core.domain.errors import ValidationFailed
 
@@ -35,6 +35,10 @@ def storable(value: str) -> bool:
     return True
 
 
+@overload
+def text(field: str, value: str | None, *, max_length: int, required: Literal[True] = True) -> str: ...
+@overload
+def text(field: str, value: str | None, *, max_length: int, required: bool) -> str | None: ...
 def text(field: str, value: str | None, *, max_length: int, required: bool = True) -> str | None:
     """Trimmed text; refuses missing required text, text over ``max_length`` and unstorable characters."""
     if value and not storable(value):

@@ -10,9 +10,8 @@ Run it with ``uvicorn --factory ccm_core.entrypoints.api:create_app``.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from importlib.metadata import version
@@ -22,15 +21,11 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, StrictInt
-from pydantic_core import PydanticCustomError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.bootstrap import Core, bootstrap
-from ccm_core.domain import validation
 from ccm_core.domain.errors import (
     CCMError,
     InvalidTransition,
@@ -40,8 +35,21 @@ from ccm_core.domain.errors import (
 )
 from ccm_core.domain.lifecycle import Priority
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.search import ComplaintFilter
+from ccm_core.entrypoints.bodies import (
+    ActionIn,
+    ComplaintIn,
+    CustomerIn,
+    DecisionIn,
+    MessageIn,
+    OutcomeIn,
+    ReassignIn,
+    SummaryIn,
+    SurveyAnswerIn,
+    Text,
+)
 from ccm_core.i18n import best_language, translate
-from ccm_core.service_layer import services, views
+from ccm_core.service_layer import access, customer_data, services, views
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView
 
@@ -66,76 +74,12 @@ class Unauthenticated(CCMError):
     http_status = 401
 
 
-def _storable(value: str) -> str:
-    """Refuse text no database column can hold, so it is a 422 here rather than a 500 at the database."""
-    if not validation.storable(value):
-        raise PydanticCustomError("invalid_characters", "NUL characters or broken Unicode are not accepted")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_storable)]
-
-
-# --- request bodies: types only; the service layer checks lengths and choices ---
-
-
-class CustomerIn(BaseModel):
-    name: Text | None = None
-    email: Text | None = None
-    phone: Text | None = None
-
-
-class ComplaintIn(BaseModel):
-    channel: Text
-    language: Text
-    category: Text
-    description: Text
-    priority: Text | None = None
-    external_reference: Text | None = None
-    idempotency_key: Text | None = None
-    customer: CustomerIn | None = None
-
-
-class DecisionIn(BaseModel):
-    justified: bool
-    reason: Text
-    customer_explanation: Text | None = None
-
-
-class ActionIn(BaseModel):
-    kind: Text
-    description: Text
-    owner_email: Text | None = None
-    due_date: dt.date | None = None
-
-
-class OutcomeIn(BaseModel):
-    outcome: Text
-
-
-class SummaryIn(BaseModel):
-    summary: Text
-
-
-class SurveyAnswerIn(BaseModel):
-    score: StrictInt
-    comment: Text | None = None
-    nps: StrictInt | None = None  # 0–10, when the customer was asked how likely they are to recommend us
-
-
-class MessageIn(BaseModel):
-    body: Text
-
-
-class ReassignIn(BaseModel):
-    department: Text
-
-
 # --- dependencies ---
 
 
 def _core(request: Request) -> Core:
-    return request.app.state.core
+    core: Core = request.app.state.core
+    return core
 
 
 def _unit_of_work(core: Annotated[Core, Depends(_core)]) -> UnitOfWork:
@@ -154,7 +98,7 @@ Reference = Annotated[Text, Path(description="The complaint reference, e.g. CMP-
 
 
 def _actor(uow: Uow, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
-    actor = services.authenticate(uow, credentials.credentials) if credentials else None
+    actor = access.authenticate(uow, credentials.credentials) if credentials else None
     if actor is None:
         raise Unauthenticated()
     return actor
@@ -375,7 +319,7 @@ def reassign_complaint(
 @router.post("/complaints/{reference}/customer/erase")
 def erase_customer_data(reference: Reference, uow: Uow, actor: CurrentActor) -> dict[str, int]:
     """KVKK/GDPR: anonymise the case's customer across all their complaints."""
-    return {"erased_complaints": services.erase_customer_data(uow, actor, reference)}
+    return {"erased_complaints": customer_data.erase_customer_data(uow, actor, reference)}
 
 
 @router.get("/sla")
@@ -420,7 +364,7 @@ def healthz(request: Request, core: Annotated[Core, Depends(_core)]) -> JSONResp
 
 
 def _error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     return JSONResponse(
         status_code=status, content={"error": {"code": code, "message": message, **extra}}, headers=headers

@@ -25,13 +25,13 @@ from sqlalchemy import make_url
 
 from ccm_core.adapters.db import DatabaseUnavailable, check_connection
 from ccm_core.adapters.migrations import alembic_config, upgrade
-from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.errors import CCMError
 from ccm_core.domain.lifecycle import Channel, Role, Status
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.search import ComplaintFilter
 from ccm_core.i18n import translate
-from ccm_core.service_layer import services, views
+from ccm_core.service_layer import access, views
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.views import CaseView, TimelineEntry
 
@@ -176,7 +176,7 @@ def create_token(
 ) -> None:
     """Print a new API token alone on the last line; only its hash is stored, so copy it now."""
     with reported(exit_code=2), configured_core() as core:
-        token = services.create_api_token(core.unit_of_work(), role=role, staff_email=staff, name=name)
+        token = access.create_api_token(core.unit_of_work(), role=role, staff_email=staff, name=name)
     typer.echo(f"New {role} token for {staff or name or 'an integration'} (shown only this once):")
     typer.echo(token)
 

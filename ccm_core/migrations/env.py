@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from ccm_core.adapters.db import create_db_engine
-from ccm_core.domain.model import Base
+from ccm_core.adapters.tables import METADATA
 
 config = context.config
 
@@ -15,16 +16,19 @@ def run_migrations() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("No database to migrate: set sqlalchemy.url (ccm db upgrade does).")
+    engine = create_db_engine(url)
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=METADATA,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

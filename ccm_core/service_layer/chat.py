@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ccm_core.adapters.tables import ChatContact, ChatMessage
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.customer import CustomerIdentity
 from ccm_core.domain.lifecycle import Status
-from ccm_core.domain.model import ChatContact, ChatMessage, Complaint, CustomerIdentity
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 

@@ -23,9 +23,10 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
-from ccm_core.domain.model import OutboxMessage, StaffNotice
+from ccm_core.adapters.db import rows_changed
+from ccm_core.domain.errors import NotFound
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services
+from ccm_core.domain.queues import DeliveryStatus, OutboxKind, OutboxMessage, StaffNotice
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 Q = TypeVar("Q", OutboxMessage, StaffNotice)
@@ -102,14 +103,14 @@ def claim_due(
     now = uow.now()
     older = aliased(model)
     waiting_behind_older = exists().where(
-        older.status == "pending",
+        older.status == model.PENDING,
         *(getattr(older, column.key) == column for column in same_queue),
         older.id < model.id,
     )
     free = or_(model.lease_until.is_(None), model.lease_until < now)
     due = (
         select(model.id)
-        .where(model.status == "pending", model.available_at <= now, free, *where, ~waiting_behind_older)
+        .where(model.status == model.PENDING, model.available_at <= now, free, *where, ~waiting_behind_older)
         .order_by(model.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=model)
@@ -120,10 +121,10 @@ def claim_due(
         for row_id in uow.session.scalars(due).all():
             taken = uow.session.execute(
                 update(model)
-                .where(model.id == row_id, model.status == "pending", free)
+                .where(model.id == row_id, model.status == model.PENDING, free)
                 .values(claim_token=model.claim_token + 1, claimed_by=worker[:64], lease_until=lease)
             )
-            if taken.rowcount == 1:
+            if rows_changed(taken) == 1:
                 claimed.append(row_id)
         uow.session.commit()
     except OperationalError:  # SQLite: another worker wrote first; its claims win this round
@@ -137,11 +138,11 @@ def write_if_held(uow: UnitOfWork, model: type[Q], row_id: int, token: int, **va
     with uow:
         changed = uow.session.execute(
             update(model)
-            .where(model.id == row_id, model.claim_token == token, model.status == "pending")
+            .where(model.id == row_id, model.claim_token == token, model.status == model.PENDING)
             .values(**values)
         )
         uow.session.commit()
-        return changed.rowcount == 1
+        return rows_changed(changed) == 1
 
 
 def _fenced(uow: UnitOfWork, claim: Claim, **values: Any) -> bool:
@@ -164,7 +165,7 @@ def end_part(uow: UnitOfWork, claim: Claim, index: int) -> bool:
 def finish_delivery(uow: UnitOfWork, claim: Claim, actor: Actor) -> None:
     """Every part went out: the message is delivered (an acknowledgement meets its deadline)."""
     if _fenced(uow, claim, lease_until=None):
-        services.mark_outbox_delivered(uow, actor, claim.outbox_id)
+        mark_outbox_delivered(uow, actor, claim.outbox_id)
 
 
 def retry_delivery(uow: UnitOfWork, claim: Claim, *, error: str, retry_at: dt.datetime) -> None:
@@ -185,8 +186,45 @@ def fail_delivery(uow: UnitOfWork, claim: Claim, *, error: str) -> None:
     _fenced(
         uow,
         claim,
-        status="failed",
+        status=DeliveryStatus.FAILED,
         attempts=claim.attempts + 1,
         last_error=error[:2000],
         lease_until=None,
     )
+
+
+# --- outbox delivery contract ---
+
+
+def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> None:
+    """A channel delivered the message; an acknowledgement meets the acknowledge deadline."""
+    with uow:
+        message = uow.repo.outbox_message(message_id)
+        if message is None:
+            raise NotFound(kind="outbox_message", key=str(message_id))
+        if message.status == DeliveryStatus.DELIVERED:
+            return
+        now = uow.now()
+        message.status = DeliveryStatus.DELIVERED
+        message.delivered_at = now
+        message.attempts += 1
+        if message.kind == OutboxKind.ACKNOWLEDGEMENT:
+            complaint = uow.repo.get(message.complaint.reference)
+            assert complaint is not None
+            complaint.mark_acknowledged(actor, now)
+        uow.commit()
+
+
+def mark_outbox_failed(uow: UnitOfWork, message_id: int, *, error: str, retry_at: dt.datetime | None) -> None:
+    """Delivery failed: try again at ``retry_at``, or give up (``None``) with the reason kept."""
+    with uow:
+        message = uow.repo.outbox_message(message_id)
+        if message is None:
+            raise NotFound(kind="outbox_message", key=str(message_id))
+        message.attempts += 1
+        message.last_error = error[:2000]
+        if retry_at is None:
+            message.status = DeliveryStatus.FAILED
+        else:
+            message.available_at = retry_at
+        uow.commit()

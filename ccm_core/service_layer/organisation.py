@@ -11,7 +11,8 @@ import yaml
 from ccm_core.domain import validation
 from ccm_core.domain.errors import ValidationFailed
 from ccm_core.domain.lifecycle import Priority, Role
-from ccm_core.domain.model import AuditEvent, Category, Department, SlaRule, Staff
+from ccm_core.domain.organisation import Category, Department, SlaRule, Staff
+from ccm_core.domain.records import AuditEvent
 from ccm_core.domain.sla import ANY_PRIORITY, SlaStep
 from ccm_core.domain.working_time import validated_working_time
 from ccm_core.i18n import LANGUAGES
@@ -67,10 +68,10 @@ def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
             code = _code(entry, "category")
             category = repo.category(code) or Category(code=code)
             category.labels = _per_language(entry.get("labels"), code)
-            department = _department(departments, entry.get("department"))
-            if department is None:
+            routed_to = _department(departments, entry.get("department"))
+            if routed_to is None:
                 raise ValidationFailed(field=f"category {code}: department", problem="required")
-            category.department = department
+            category.department = routed_to
             category.needs_reference = entry.get("needs_reference")
             category.active = bool(entry.get("active", True))
             uow.session.add(category)

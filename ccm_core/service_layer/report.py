@@ -22,16 +22,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ccm_core.domain import policy
-from ccm_core.domain.model import (
-    AuditEvent,
-    Category,
-    Complaint,
-    CorrectiveAction,
-    Department,
-    SurveyResponse,
-    UTCDateTime,
-)
+from ccm_core.domain.base import UTCDateTime
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.lifecycle import Decision
+from ccm_core.domain.organisation import Category, Department
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.records import AuditEvent, CorrectiveAction, SurveyResponse
 from ccm_core.domain.sla import STEP_COLUMNS
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
@@ -161,8 +157,8 @@ def monthly_report(uow: UnitOfWork, actor: Actor, year: int, month: int) -> Mont
             by_category=by_category,
             by_department=by_department,
             decided=sum(decisions.values()),
-            justified=decisions.get("justified", 0),
-            unjustified=decisions.get("unjustified", 0),
+            justified=decisions.get(Decision.JUSTIFIED, 0),
+            unjustified=decisions.get(Decision.UNJUSTIFIED, 0),
             to_acknowledge=figures.durations(Complaint.acknowledged_at, Complaint.received_at),
             to_decide=figures.durations(Complaint.decided_at, Complaint.decided_at),
             to_close=figures.durations(Complaint.closed_at, Complaint.closed_at),
@@ -226,7 +222,7 @@ class _MonthQueries:
     def hours(self, later: Any, earlier: Any) -> ColumnElement[float]:
         """Hours from ``earlier`` to ``later``: each engine has its own date arithmetic."""
         if self.dialect == "postgresql":
-            return cast(extract("epoch", later - earlier), Float) / 3600
+            return cast(extract("epoch", later - earlier), Float(asdecimal=False)) / 3600
         return (func.julianday(later) - func.julianday(earlier)) * 24
 
     def now_value(self) -> ColumnElement[dt.datetime]:
@@ -330,10 +326,8 @@ class _MonthQueries:
         totals = self.session.execute(self.scoped(select(*sums).where(self.deadline_in_month()))).one()
         steps = []
         for index, step in enumerate(STEP_COLUMNS):
-            met, breached = int(totals[2 * index] or 0), int(totals[2 * index + 1] or 0)
-            steps.append(
-                StepCompliance(step=str(step), due=met + breached, met_in_time=met, breached=breached)
-            )
+            met, missed = int(totals[2 * index] or 0), int(totals[2 * index + 1] or 0)
+            steps.append(StepCompliance(step=str(step), due=met + missed, met_in_time=met, breached=missed))
         return steps
 
     def most_breached(self) -> list[BreachedCase]:

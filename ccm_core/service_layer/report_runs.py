@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ccm_core.domain.model import AuditEvent, ReportRun
+from ccm_core.adapters.db import rows_changed
+from ccm_core.adapters.tables import JobStatus, ReportRun
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.records import AuditEvent
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 
@@ -51,8 +53,10 @@ def claim_report_run(
     with uow:
         now = uow.now()
         free = or_(ReportRun.lease_until.is_(None), ReportRun.lease_until < now)
-        to_render = or_(ReportRun.status == "queued", and_(ReportRun.status == "running", free))
-        to_post = and_(ReportRun.status == "done", ReportRun.posted_at.is_(None), free)
+        to_render = or_(
+            ReportRun.status == JobStatus.QUEUED, and_(ReportRun.status == JobStatus.RUNNING, free)
+        )
+        to_post = and_(ReportRun.status == JobStatus.DONE, ReportRun.posted_at.is_(None), free)
         try:
             taken = uow.session.execute(
                 update(ReportRun)
@@ -62,7 +66,10 @@ def claim_report_run(
                     claimed_by=worker_id[:64],
                     lease_until=now + dt.timedelta(seconds=lease_seconds),
                     # A run still to render is now running; a rendered one stays done, to be posted.
-                    status=case((ReportRun.status == "done", "done"), else_="running"),
+                    status=case(
+                        (ReportRun.status == JobStatus.DONE, JobStatus.DONE.value),
+                        else_=JobStatus.RUNNING.value,
+                    ),
                 )
                 .returning(
                     ReportRun.id, ReportRun.month, ReportRun.language, ReportRun.claim_token, ReportRun.files
@@ -84,7 +91,12 @@ def finish_report_run(
     """Store the rendered files. The holder keeps its lease when it goes on to post them (``posting_next``),
     else lets go so a worker with Slack can post them. False if the run was taken over meanwhile.
     """
-    values: dict[str, Any] = {"status": "done", "files": files, "finished_at": uow.now(), "outcome": None}
+    values: dict[str, Any] = {
+        "status": JobStatus.DONE,
+        "files": files,
+        "finished_at": uow.now(),
+        "outcome": None,
+    }
     if not posting_next:
         values["lease_until"] = None
     details = {"month": job.month, "language": job.language, "files": len(files)}
@@ -105,7 +117,7 @@ def fail_report_run(uow: UnitOfWork, job: ReportJob, *, error: str) -> bool:
     """Keep the reason. A rendered run stays ``done`` and is posted on a later round; else ``failed``."""
     values: dict[str, Any] = {"outcome": error[:4000], "lease_until": None}
     if not job.rendered:
-        values["status"] = "failed"
+        values["status"] = JobStatus.FAILED
     return _fenced(uow, job, values)
 
 
@@ -126,7 +138,7 @@ def _create_run(uow: UnitOfWork, month: str) -> None:
             ReportRun(
                 month=month,
                 language=uow.settings.report_language,
-                status="queued",
+                status=JobStatus.QUEUED,
                 claim_token=0,
                 created_at=uow.now(),
             )
@@ -147,7 +159,7 @@ def _fenced(
     held = and_(ReportRun.id == job.id, ReportRun.claim_token == job.token)
     with uow:
         changed = uow.session.execute(update(ReportRun).where(held).values(**values))
-        if changed.rowcount != 1:
+        if rows_changed(changed) != 1:
             uow.session.rollback()
             return False
         if audit is not None:

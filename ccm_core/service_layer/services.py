@@ -9,45 +9,32 @@ commits the change, its audit event and its outbox messages together.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
 from ccm_core.domain import policy, validation
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.customer import Customer, CustomerIdentity
 from ccm_core.domain.errors import (
     ConcurrentUpdate,
-    NotFound,
     PermissionDenied,
-    PreconditionFailed,
     ValidationFailed,
 )
 from ccm_core.domain.lifecycle import (
-    CHAT_CHANNELS,
     ActionKind,
     Channel,
     Command,
     Decision,
     Language,
     Priority,
-    Role,
 )
-from ccm_core.domain.model import (
-    ERASED,
-    ApiToken,
-    AuditEvent,
-    Complaint,
-    Customer,
-    CustomerIdentity,
-    Staff,
-    UnrecognisedMessage,
-)
+from ccm_core.domain.organisation import Staff
 from ccm_core.domain.policy import Actor
-from ccm_core.domain.privacy import mask_personal_data
-from ccm_core.domain.survey import answer_source, load_survey, nps_score
+from ccm_core.domain.survey import SurveyAnswer, load_survey
 from ccm_core.domain.survey_link import survey_url
+from ccm_core.service_layer.access import active_staff
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView, case_view, load_for
 from ccm_core.settings import Settings
@@ -248,7 +235,7 @@ def add_action(
     description = validation.text("description", description, max_length=uow.settings.max_text_length) or ""
 
     def change(complaint: Complaint, now: dt.datetime) -> None:
-        owner = _staff(uow, owner_email) if owner_email else None
+        owner = active_staff(uow, owner_email) if owner_email else None
         complaint.add_action(
             actor, now, kind=action_kind, description=description, owner=owner, due_date=due_date
         )
@@ -339,26 +326,24 @@ def record_survey_answer(
     "link" or "staff"; by default a customer's answer came from the chat, anyone else's from staff.
     """
     comment = validation.text("comment", comment, max_length=uow.settings.max_text_length, required=False)
-    score = validation.survey_score(score)
-    nps = nps_score(nps)
-    source = answer_source(source or ("chat" if actor.kind == "customer" else "staff"))
-    satisfied = score >= uow.settings.survey_satisfied_from
-    command = Command.ANSWER_SATISFIED if satisfied else Command.ANSWER_DISSATISFIED
+    answer = SurveyAnswer.read(
+        score,
+        satisfied_from=uow.settings.survey_satisfied_from,
+        nps=nps,
+        source=source or ("chat" if actor.kind == "customer" else "staff"),
+    )
     return _change(
         uow,
         actor,
         reference,
-        command,
+        answer.command,
         lambda c, now: c.record_survey_answer(
             actor,
             now,
-            score=score,
+            answer=answer,
             comment=comment,
-            satisfied_from=uow.settings.survey_satisfied_from,
             sla=uow.repo.sla_policy(),
             max_rounds=uow.settings.survey_max_rounds,
-            nps=nps,
-            source=source,
         ),
     )
 
@@ -456,84 +441,6 @@ def _acting_staff(uow: UnitOfWork, actor: Actor) -> Staff:
     return staff
 
 
-def _staff(uow: UnitOfWork, email: str) -> Staff:
-    staff = uow.repo.staff_by_email(email.strip())
-    if staff is None or not staff.active:
-        raise NotFound(kind="staff", key=email)
-    return staff
-
-
-# --- personal data ---
-
-
-def erase_customer_data(uow: UnitOfWork, actor: Actor, reference: str) -> int:
-    """KVKK/GDPR erasure: anonymise the customer of ``reference`` across all their complaints.
-
-    Dates, channels, categories, decisions and scores stay, so the statistics do
-    too. Messages still waiting in the outbox are cancelled. Returns the number of
-    complaints anonymised.
-    """
-    with uow:
-        complaint = load_for(uow, actor, reference, policy.ERASE_CUSTOMER_DATA)
-        customer = complaint.customer
-        if customer.erased_at is not None:
-            raise PreconditionFailed(
-                "customer_erased", erased_at=customer.erased_at.isoformat(timespec="minutes")
-            )
-        now = uow.now()
-        complaints = uow.repo.complaints_of(customer)
-        for case in complaints:
-            case.erase_personal_data(actor, now)
-            for message in uow.repo.outbox_for(case):
-                message.body = ERASED
-                message.recipient = None
-                if message.status == "pending":
-                    message.status = "cancelled"
-                    message.last_error = "customer data erased"
-        customer.erase(now)
-        uow.commit()
-        return len(complaints)
-
-
-# --- what the assistant did not understand ---
-
-REVIEW_REASONS = ("low_confidence", "out_of_scope")
-
-
-def keep_unrecognised_message(
-    uow: UnitOfWork,
-    *,
-    channel: str,
-    conversation_id: str,
-    language: str,
-    text: str,
-    predicted_intent: str | None,
-    confidence: float | None,
-    reason: str,
-) -> int:
-    """Keep a message the assistant missed, personal data masked, for admins to review; returns its id."""
-    if reason not in REVIEW_REASONS:
-        raise ValidationFailed(
-            field="reason", problem="unknown_choice", value=reason, choices=", ".join(REVIEW_REASONS)
-        )
-    masked = mask_personal_data(validation.text("text", text, max_length=uow.settings.max_text_length) or "")
-    with uow:
-        item = UnrecognisedMessage(
-            received_at=uow.now(),
-            channel=validation.choice("channel", channel, Channel),
-            conversation_id=conversation_id[:128],
-            language=validation.choice("language", language, Language),
-            text=masked,
-            predicted_intent=predicted_intent,
-            confidence=confidence,
-            reason=reason,
-            status="open",
-        )
-        uow.session.add(item)
-        uow.commit()
-        return item.id
-
-
 # --- SLA: telling the customer when the review runs long ---
 
 
@@ -560,113 +467,3 @@ def send_review_delay_notices(uow: UnitOfWork) -> int:
         except ConcurrentUpdate:
             continue  # another worker told this customer, or staff decided the case, just now
     return told
-
-
-# --- outbox delivery contract ---
-
-
-def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> None:
-    """A channel delivered the message; an acknowledgement meets the acknowledge deadline."""
-    with uow:
-        message = uow.repo.outbox_message(message_id)
-        if message is None:
-            raise NotFound(kind="outbox_message", key=str(message_id))
-        if message.status == "delivered":
-            return
-        now = uow.now()
-        message.status = "delivered"
-        message.delivered_at = now
-        message.attempts += 1
-        if message.kind == "acknowledgement":
-            complaint = uow.repo.get(message.complaint.reference)
-            assert complaint is not None
-            complaint.mark_acknowledged(actor, now)
-        uow.commit()
-
-
-def mark_outbox_failed(uow: UnitOfWork, message_id: int, *, error: str, retry_at: dt.datetime | None) -> None:
-    """Delivery failed: try again at ``retry_at``, or give up (``None``) with the reason kept."""
-    with uow:
-        message = uow.repo.outbox_message(message_id)
-        if message is None:
-            raise NotFound(kind="outbox_message", key=str(message_id))
-        message.attempts += 1
-        message.last_error = error[:2000]
-        if retry_at is None:
-            message.status = "failed"
-        else:
-            message.available_at = retry_at
-        uow.commit()
-
-
-# --- API tokens ---
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_api_token(
-    uow: UnitOfWork, *, role: str, staff_email: str | None = None, name: str | None = None
-) -> str:
-    """A new bearer token; only its hash is stored, so this is the one time it is shown."""
-    token_role = validation.choice("role", role, Role)
-    with uow:
-        staff = _staff(uow, staff_email) if staff_email else None
-        if staff is None and token_role != Role.ADMIN:
-            raise ValidationFailed(field="staff", problem="needs_staff", role=str(token_role))
-        token = "ccm_" + secrets.token_urlsafe(32)
-        now = uow.now()
-        label = name or (staff.email if staff else f"{token_role}-token")
-        uow.session.add(
-            ApiToken(token_hash=hash_token(token), name=label, role=token_role, staff=staff, created_at=now)
-        )
-        uow.session.add(
-            AuditEvent(
-                actor="system:cli",
-                action="create_api_token",
-                at=now,
-                details={"role": str(token_role), "staff": staff.email if staff else None, "name": label},
-            )
-        )
-        uow.commit()
-        return token
-
-
-def authenticate(uow: UnitOfWork, token: str) -> Actor | None:
-    """The actor a bearer token stands for, or None for an unknown or revoked token."""
-    with uow:
-        row = uow.repo.token_by_hash(hash_token(token))
-        if row is None:
-            return None
-        if row.staff is not None:
-            if not row.staff.active:
-                return None
-            return Actor.staff(
-                email=row.staff.email,
-                role=row.role,
-                staff_id=row.staff.id,
-                department_id=row.staff.department_id,
-            )
-        return Actor.service_token(name=row.name, role=row.role)
-
-
-def staff_actor(uow: UnitOfWork, *, email: str | None = None, slack_user_id: str | None = None) -> Actor:
-    """The actor for a known staff member, found by e-mail or Slack user id."""
-    with uow:
-        staff = uow.repo.staff_by_slack_id(slack_user_id) if slack_user_id else None
-        if staff is None and email:
-            staff = uow.repo.staff_by_email(email)
-        if staff is None or not staff.active:
-            raise NotFound(kind="staff", key=slack_user_id or email or "-")
-        return staff.as_actor()
-
-
-def customer_actor(channel: str, external_id: str) -> Actor:
-    """The actor for a customer writing from a chat channel."""
-    chat_channel = validation.choice("channel", channel, Channel)
-    if chat_channel not in CHAT_CHANNELS:
-        raise ValidationFailed(
-            field="channel", problem="unknown_choice", value=channel, choices=", ".join(sorted(CHAT_CHANNELS))
-        )
-    return Actor.customer(channel=chat_channel, external_id=external_id)

@@ -13,11 +13,12 @@ import secrets
 
 from sqlalchemy import delete
 
+from ccm_core.adapters.tables import AdminSession
 from ccm_core.domain.errors import CCMError, ValidationFailed
 from ccm_core.domain.lifecycle import Role
-from ccm_core.domain.model import AdminSession, AuditEvent
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer.services import _staff, hash_token
+from ccm_core.domain.records import AuditEvent
+from ccm_core.service_layer.access import active_staff, hash_token
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 SESSION_HOURS = 8
@@ -49,7 +50,7 @@ def set_password(uow: UnitOfWork, email: str, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(field="password", problem="too_short", min=MIN_PASSWORD_LENGTH)
     with uow:
-        staff = _staff(uow, email)
+        staff = active_staff(uow, email)
         staff.password_hash = hash_password(password)
         uow.session.add(
             AuditEvent(actor="system:cli", action="set_password", at=uow.now(), details={"staff": email})

@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.lifecycle import Role
-from ccm_core.domain.model import Complaint, Department, Staff, StaffNotice, StaffPost
+from ccm_core.domain.organisation import Department, Staff
+from ccm_core.domain.queues import NoticeKind, NoticeStatus, StaffNotice, StaffPost
 from ccm_core.service_layer.delivery import claim_due, write_if_held
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
@@ -94,7 +96,12 @@ def _fenced(uow: UnitOfWork, claim: NoticeClaim, **values: Any) -> bool:
 
 def finish_staff_notice(uow: UnitOfWork, claim: NoticeClaim) -> bool:
     return _fenced(
-        uow, claim, status="done", done_at=uow.clock(), lease_until=None, attempts=claim.attempts + 1
+        uow,
+        claim,
+        status=NoticeStatus.DONE,
+        done_at=uow.clock(),
+        lease_until=None,
+        attempts=claim.attempts + 1,
     )
 
 
@@ -112,7 +119,12 @@ def retry_staff_notice(uow: UnitOfWork, claim: NoticeClaim, *, error: str, retry
 def fail_staff_notice(uow: UnitOfWork, claim: NoticeClaim, *, error: str) -> bool:
     """Give up on the notice and keep the reason (a channel the app was removed from, say)."""
     return _fenced(
-        uow, claim, status="failed", attempts=claim.attempts + 1, last_error=error[:2000], lease_until=None
+        uow,
+        claim,
+        status=NoticeStatus.FAILED,
+        attempts=claim.attempts + 1,
+        last_error=error[:2000],
+        lease_until=None,
     )
 
 
@@ -131,11 +143,11 @@ def raise_sla_alerts(uow: UnitOfWork, *, soon_hours: float | None = None) -> int
         rows = uow.repo.sla_watch(now, now + dt.timedelta(hours=hours))
         candidates = []
         for complaint, step, due_at in rows:
-            kind = "sla_breach" if due_at < now else "sla_soon"
+            kind = NoticeKind.SLA_BREACH if due_at < now else NoticeKind.SLA_SOON
             key = f"{kind}:{complaint.id}:{step}:{due_at.isoformat(timespec='minutes')}"
             candidates.append((complaint.id, kind, key, str(step), due_at))
     raised = 0
-    for complaint_id, kind, key, step, due_at in candidates:
+    for complaint_id, kind, key, step_name, due_at in candidates:
         with uow:
             if uow.session.scalar(select(StaffNotice.id).where(StaffNotice.dedupe_key == key)):
                 continue
@@ -143,9 +155,9 @@ def raise_sla_alerts(uow: UnitOfWork, *, soon_hours: float | None = None) -> int
                 StaffNotice(
                     complaint_id=complaint_id,
                     kind=kind,
-                    payload={"step": step, "due_at": due_at.isoformat(timespec="minutes")},
+                    payload={"step": step_name, "due_at": due_at.isoformat(timespec="minutes")},
                     dedupe_key=key,
-                    status="pending",
+                    status=NoticeStatus.PENDING,
                     attempts=0,
                     created_at=now,
                     available_at=now,

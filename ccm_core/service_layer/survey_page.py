@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.errors import ConcurrentUpdate, InvalidTransition
 from ccm_core.domain.lifecycle import Status
-from ccm_core.domain.model import Complaint
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.survey import Choice, load_survey
 from ccm_core.domain.survey_link import read_survey_token

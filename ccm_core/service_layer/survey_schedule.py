@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.errors import ConcurrentUpdate, InvalidTransition, PreconditionFailed
 from ccm_core.domain.lifecycle import Status
-from ccm_core.domain.model import Complaint, SurveyResponse
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.records import SurveyResponse
 from ccm_core.service_layer import services
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 

@@ -18,17 +18,22 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ccm_core.domain import policy, validation
-from ccm_core.domain.errors import NotFound, PreconditionFailed, ValidationFailed
-from ccm_core.domain.lifecycle import Language
-from ccm_core.domain.model import (
+from ccm_core.adapters.db import rows_changed
+from ccm_core.adapters.tables import (
     AssistantModel,
-    AuditEvent,
+    JobStatus,
     LearnedIntent,
+    ModelStatus,
     RetrainRequest,
+    ReviewStatus,
     UnrecognisedMessage,
 )
+from ccm_core.domain import policy, validation
+from ccm_core.domain.errors import NotFound, PreconditionFailed, ValidationFailed
+from ccm_core.domain.lifecycle import Channel, Language
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.privacy import mask_personal_data
+from ccm_core.domain.records import AuditEvent
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
@@ -53,7 +58,7 @@ def review_queue(uow: UnitOfWork, actor: Actor, language: str | None = None) -> 
     """The open messages grouped by language and text, the most frequent first."""
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     with uow:
-        query = select(UnrecognisedMessage).where(UnrecognisedMessage.status == "open")
+        query = select(UnrecognisedMessage).where(UnrecognisedMessage.status == ReviewStatus.OPEN)
         if language:
             query = query.where(
                 UnrecognisedMessage.language == validation.choice("language", language, Language)
@@ -90,7 +95,7 @@ def _open_items(uow: UnitOfWork, item_ids: Collection[int]) -> list[Unrecognised
     ).all()
     if len(rows) != len(set(item_ids)):
         raise NotFound(kind="review_item", key=", ".join(str(i) for i in sorted(set(item_ids))))
-    done = [row.id for row in rows if row.status != "open"]
+    done = [row.id for row in rows if row.status != ReviewStatus.OPEN]
     if done:
         raise PreconditionFailed("already_reviewed", items=", ".join(map(str, done)))
     return list(rows)
@@ -106,13 +111,18 @@ def reopen_review_items(uow: UnitOfWork, actor: Actor, *, intent: str) -> int:
     with uow:
         rows = uow.session.scalars(
             select(UnrecognisedMessage).where(
-                UnrecognisedMessage.status == "assigned",
+                UnrecognisedMessage.status == ReviewStatus.ASSIGNED,
                 UnrecognisedMessage.assigned_intent == intent,
                 UnrecognisedMessage.written_at.is_(None),
             )
         ).all()
         for row in rows:
-            row.status, row.assigned_intent, row.reviewed_by, row.reviewed_at = "open", None, None, None
+            row.status, row.assigned_intent, row.reviewed_by, row.reviewed_at = (
+                ReviewStatus.OPEN,
+                None,
+                None,
+                None,
+            )
         _audit(uow, actor, "reopen_review_items", {"intent": intent, "items": len(rows)})
         uow.commit()
         return len(rows)
@@ -139,7 +149,7 @@ def assign_review_items(
         items = _open_items(uow, item_ids)
         now = uow.now()
         for item in items:
-            item.status, item.assigned_intent = "assigned", intent
+            item.status, item.assigned_intent = ReviewStatus.ASSIGNED, intent
             item.reviewed_by, item.reviewed_at = actor.label, now
         _audit(uow, actor, "assign_review_items", {"intent": intent, "items": len(items)})
         uow.commit()
@@ -153,7 +163,7 @@ def dismiss_review_items(uow: UnitOfWork, actor: Actor, item_ids: Collection[int
         items = _open_items(uow, item_ids)
         now = uow.now()
         for item in items:
-            item.status, item.reviewed_by, item.reviewed_at = "dismissed", actor.label, now
+            item.status, item.reviewed_by, item.reviewed_at = ReviewStatus.DISMISSED, actor.label, now
         _audit(uow, actor, "dismiss_review_items", {"items": len(items)})
         uow.commit()
         return len(items)
@@ -210,7 +220,9 @@ def examples_to_write(uow: UnitOfWork) -> list[Example]:
     with uow:
         rows = uow.session.scalars(
             select(UnrecognisedMessage)
-            .where(UnrecognisedMessage.status == "assigned", UnrecognisedMessage.written_at.is_(None))
+            .where(
+                UnrecognisedMessage.status == ReviewStatus.ASSIGNED, UnrecognisedMessage.written_at.is_(None)
+            )
             .order_by(UnrecognisedMessage.id)
         ).all()
         return [Example(row.id, row.language, row.assigned_intent or "", row.text) for row in rows]
@@ -285,12 +297,14 @@ def record_model(
         now = uow.now()
         if deployed:
             uow.session.execute(
-                update(AssistantModel).where(AssistantModel.status == "deployed").values(status="retired")
+                update(AssistantModel)
+                .where(AssistantModel.status == ModelStatus.DEPLOYED)
+                .values(status=ModelStatus.RETIRED)
             )
         row = AssistantModel(
             name=name,
             path=path,
-            status="deployed" if deployed else "refused",
+            status=ModelStatus.DEPLOYED if deployed else ModelStatus.REFUSED,
             evaluation=evaluation,
             baseline=baseline,
             reason=reason,
@@ -321,9 +335,11 @@ def rolled_back(uow: UnitOfWork, actor: Actor, model_id: int) -> ModelView:
         if row.deployed_at is None:
             raise PreconditionFailed("model_never_deployed", model=row.name)
         uow.session.execute(
-            update(AssistantModel).where(AssistantModel.status == "deployed").values(status="retired")
+            update(AssistantModel)
+            .where(AssistantModel.status == ModelStatus.DEPLOYED)
+            .values(status=ModelStatus.RETIRED)
         )
-        row.status, row.deployed_at = "deployed", uow.now()
+        row.status, row.deployed_at = ModelStatus.DEPLOYED, uow.now()
         _audit(uow, actor, "roll_back_model", {"model": row.name})
         uow.commit()
         return _model_view(row)
@@ -368,11 +384,11 @@ def request_retrain(uow: UnitOfWork, actor: Actor) -> RetrainJob:
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     with uow:
         waiting = uow.session.scalars(
-            select(RetrainRequest).where(RetrainRequest.status.in_(("queued", "running")))
+            select(RetrainRequest).where(RetrainRequest.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
         ).first()
         if waiting is not None:
             return _job(waiting)
-        row = RetrainRequest(requested_by=actor.label, requested_at=uow.now(), status="queued")
+        row = RetrainRequest(requested_by=actor.label, requested_at=uow.now(), status=JobStatus.QUEUED)
         uow.session.add(row)
         _audit(uow, actor, "request_retrain", {})
         uow.commit()
@@ -386,8 +402,8 @@ def claim_retrain(uow: UnitOfWork, worker: str, *, lease_seconds: int) -> Retrai
         candidates = uow.session.scalars(
             select(RetrainRequest.id)
             .where(
-                (RetrainRequest.status == "queued")
-                | ((RetrainRequest.status == "running") & (RetrainRequest.lease_until < now))
+                (RetrainRequest.status == JobStatus.QUEUED)
+                | ((RetrainRequest.status == JobStatus.RUNNING) & (RetrainRequest.lease_until < now))
             )
             .order_by(RetrainRequest.id)
             .limit(1)
@@ -397,17 +413,17 @@ def claim_retrain(uow: UnitOfWork, worker: str, *, lease_seconds: int) -> Retrai
                 update(RetrainRequest)
                 .where(
                     RetrainRequest.id == job_id,
-                    (RetrainRequest.status == "queued") | (RetrainRequest.lease_until < now),
+                    (RetrainRequest.status == JobStatus.QUEUED) | (RetrainRequest.lease_until < now),
                 )
                 .values(
-                    status="running",
+                    status=JobStatus.RUNNING,
                     claimed_by=worker[:64],
                     lease_until=now + dt.timedelta(seconds=lease_seconds),
                 )
             )
-            if taken.rowcount == 1:
+            if rows_changed(taken) == 1:
                 uow.session.commit()
-                return _job(uow.session.get(RetrainRequest, job_id))
+                return _job(uow.session.get_one(RetrainRequest, job_id))
         uow.session.rollback()
         return None
 
@@ -417,7 +433,7 @@ def finish_retrain(uow: UnitOfWork, job_id: int, *, outcome: str, model_id: int 
         row = uow.session.get(RetrainRequest, job_id)
         if row is None:
             raise NotFound(kind="retrain_request", key=str(job_id))
-        row.status = "failed" if failed else "done"
+        row.status = JobStatus.FAILED if failed else JobStatus.DONE
         row.outcome, row.model_id = outcome[:4000], model_id
         row.finished_at, row.lease_until = uow.now(), None
         uow.commit()
@@ -430,3 +446,42 @@ def retrain_requests(uow: UnitOfWork, actor: Actor, limit: int = 10) -> list[Ret
             select(RetrainRequest).order_by(RetrainRequest.id.desc()).limit(limit)
         ).all()
         return [_job(row) for row in rows]
+
+
+# --- what the assistant did not understand ---
+
+REVIEW_REASONS = ("low_confidence", "out_of_scope")
+
+
+def keep_unrecognised_message(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    conversation_id: str,
+    language: str,
+    text: str,
+    predicted_intent: str | None,
+    confidence: float | None,
+    reason: str,
+) -> int:
+    """Keep a message the assistant missed, personal data masked, for admins to review; returns its id."""
+    if reason not in REVIEW_REASONS:
+        raise ValidationFailed(
+            field="reason", problem="unknown_choice", value=reason, choices=", ".join(REVIEW_REASONS)
+        )
+    masked = mask_personal_data(validation.text("text", text, max_length=uow.settings.max_text_length) or "")
+    with uow:
+        item = UnrecognisedMessage(
+            received_at=uow.now(),
+            channel=validation.choice("channel", channel, Channel),
+            conversation_id=conversation_id[:128],
+            language=validation.choice("language", language, Language),
+            text=masked,
+            predicted_intent=predicted_intent,
+            confidence=confidence,
+            reason=reason,
+            status=ReviewStatus.OPEN,
+        )
+        uow.session.add(item)
+        uow.commit()
+        return item.id

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ccm_core.adapters.repository import Repository
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.errors import ConcurrentUpdate
-from ccm_core.domain.model import AuditEvent, Complaint
+from ccm_core.domain.records import AuditEvent
 from ccm_core.settings import Settings
 
 

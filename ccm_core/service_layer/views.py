@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, select
-
-from ccm_core.adapters.repository import ComplaintFilter
 from ccm_core.domain import policy
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.errors import NotFound
-from ccm_core.domain.model import Complaint, OutboxMessage, Staff, SurveyResponse
+from ccm_core.domain.lifecycle import Status
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.domain.search import ComplaintFilter
 from ccm_core.domain.sla import STEP_COLUMNS, SlaStep
 from ccm_core.i18n import translate
 from ccm_core.service_layer.unit_of_work import UnitOfWork
@@ -220,7 +219,7 @@ def summary(complaint: Complaint, now: dt.datetime) -> CaseSummary:
 
 def is_overdue(complaint: Complaint, now: dt.datetime) -> bool:
     """An open case with a step whose deadline has passed before it was done."""
-    if complaint.status == "closed":
+    if complaint.status == Status.CLOSED:
         return False
     for due_name, met_name in STEP_COLUMNS.values():
         due = getattr(complaint, due_name)
@@ -371,132 +370,3 @@ def sla_watchlist(uow: UnitOfWork, actor: Actor, soon_hours: float | None = None
             )
             for complaint, step, due_at in rows
         ]
-
-
-@dataclass(frozen=True)
-class StaffMember:
-    """A staff member as a staff tool knows them: who acts, by which name, reading which language."""
-
-    actor: Actor
-    name: str
-    locale: str
-    department: str | None
-
-
-def staff_member(uow: UnitOfWork, *, slack_user_id: str) -> StaffMember:
-    """The active staff member with this Slack user id; ``NotFound`` for anybody else."""
-    with uow:
-        staff = uow.repo.staff_by_slack_id(slack_user_id)
-        if staff is None or not staff.active:
-            raise NotFound(kind="staff", key=slack_user_id)
-        department = staff.department.code if staff.department else None
-        return StaffMember(staff.as_actor(), staff.name, staff.locale, department)
-
-
-def signed_in_staff(uow: UnitOfWork, actor: Actor) -> StaffMember:
-    """The staff member a signed-in actor stands for (the admin console reads their name and locale)."""
-    with uow:
-        staff = uow.session.get(Staff, actor.staff_id) if actor.staff_id is not None else None
-        if staff is None or not staff.active:
-            raise NotFound(kind="staff", key=actor.label)
-        department = staff.department.code if staff.department else None
-        return StaffMember(staff.as_actor(), staff.name, staff.locale, department)
-
-
-@dataclass(frozen=True)
-class StaffHome:
-    """What a staff member sees first: their cases, the department's queue, deadlines, follow-ups."""
-
-    mine: list[CaseSummary]
-    queue: list[CaseSummary]  # open and taken by nobody yet
-    due: list[SlaAlert]  # breached and soon-due steps
-    follow_ups: list[CaseSummary]  # 11: waiting for a new action or proposal
-
-
-def staff_home(uow: UnitOfWork, actor: Actor, limit: int = 10) -> StaffHome:
-    def cases(**criteria: Any) -> list[CaseSummary]:
-        return list_complaints(uow, actor, ComplaintFilter(limit=limit, **criteria))[0]
-
-    return StaffHome(
-        mine=cases(assignee_id=actor.staff_id or -1, open_only=True),
-        queue=cases(unassigned=True, open_only=True),
-        due=sla_watchlist(uow, actor)[:limit],
-        follow_ups=cases(status="follow_up"),
-    )
-
-
-@dataclass(frozen=True)
-class MonthFigures:
-    """This month's figures for a department (or every department, for admins)."""
-
-    month: str  # 2026-10
-    received: int
-    closed: int
-    open_now: int
-    justified: int
-    unjustified: int
-    median_hours_to_decide: float | None
-    overdue_now: int
-    surveys_answered: int
-    average_score: float | None
-    dissatisfied: int
-
-    @property
-    def justified_rate(self) -> float | None:
-        decided = self.justified + self.unjustified
-        return self.justified / decided if decided else None
-
-
-def month_figures(uow: UnitOfWork, actor: Actor, year: int, month: int) -> MonthFigures:
-    policy.ensure_allowed(actor, policy.VIEW)
-    start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
-    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC)
-    department_id = None if actor.department_wide else (actor.department_id or -1)
-
-    def scoped(query: Any) -> Any:
-        return query if department_id is None else query.where(Complaint.department_id == department_id)
-
-    def count(*conditions: Any) -> int:
-        return uow.session.scalar(scoped(select(func.count(Complaint.id)).where(*conditions))) or 0
-
-    with uow:
-        now = uow.now()
-        decided = scoped(
-            select(Complaint.decision, Complaint.received_at, Complaint.decided_at).where(
-                Complaint.decided_at >= start, Complaint.decided_at < end
-            )
-        )
-        decisions = uow.session.execute(decided).all()
-        hours = sorted((row.decided_at - row.received_at).total_seconds() / 3600 for row in decisions)
-        answers = uow.session.execute(
-            scoped(
-                select(func.count(SurveyResponse.id), func.avg(SurveyResponse.score))
-                .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
-                .where(SurveyResponse.answered_at >= start, SurveyResponse.answered_at < end)
-            )
-        ).one()
-        dissatisfied = uow.session.scalar(
-            scoped(
-                select(func.count(SurveyResponse.id))
-                .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
-                .where(
-                    SurveyResponse.answered_at >= start,
-                    SurveyResponse.answered_at < end,
-                    SurveyResponse.satisfied.is_(False),
-                )
-            )
-        )
-        overdue = uow.repo.list(ComplaintFilter(overdue_at=now, limit=1, department_id=department_id))[1]
-        return MonthFigures(
-            month=f"{year:04d}-{month:02d}",
-            received=count(Complaint.received_at >= start, Complaint.received_at < end),
-            closed=count(Complaint.closed_at >= start, Complaint.closed_at < end),
-            open_now=count(Complaint.status != "closed"),
-            justified=sum(1 for row in decisions if row.decision == "justified"),
-            unjustified=sum(1 for row in decisions if row.decision == "unjustified"),
-            median_hours_to_decide=statistics.median(hours) if hours else None,
-            overdue_now=overdue,
-            surveys_answered=answers[0] or 0,
-            average_score=float(answers[1]) if answers[1] is not None else None,
-            dissatisfied=dissatisfied or 0,
-        )

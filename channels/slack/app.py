@@ -26,10 +26,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ccm_core.domain.errors import CCMError, NotFound, ValidationFailed
+from ccm_core.domain.lifecycle import ActionKind, Decision
 from ccm_core.i18n import normalise_language
-from ccm_core.service_layer import services, views
+from ccm_core.service_layer import services, staff_views, views
 from ccm_core.service_layer.staff_notices import case_of_post
-from ccm_core.service_layer.views import CaseView, StaffMember
+from ccm_core.service_layer.staff_views import StaffMember
+from ccm_core.service_layer.views import CaseView
 from channels.context import ChannelContext
 from channels.slack import blocks
 from channels.slack.blocks import t
@@ -89,7 +91,7 @@ class StaffApp:
     async def member(self, user_id: str) -> StaffMember:
         """The staff member behind a Slack user; the audit trail names both (``staff:… (slack:U…)``)."""
         try:
-            member = await asyncio.to_thread(views.staff_member, self.uow(), slack_user_id=user_id)
+            member = await asyncio.to_thread(staff_views.staff_member, self.uow(), slack_user_id=user_id)
         except NotFound:
             raise Unknown(await self.slack_locale(user_id)) from None
         actor = dataclasses.replace(member.actor, label=f"{member.actor.label} (slack:{user_id})")
@@ -189,13 +191,13 @@ class StaffApp:
         uow, actor = self.uow(), member.actor
         if callback_id == "ccm_decide":
             decision = selected(values.get("decision"))
-            if decision not in ("justified", "unjustified"):
+            if decision not in set(Decision):
                 raise ValidationFailed(field="decision", problem="required")
             return services.decide_complaint(
                 uow,
                 actor,
                 reference,
-                justified=decision == "justified",
+                justified=decision == Decision.JUSTIFIED,
                 reason=typed(values.get("reason")),
                 customer_explanation=typed(values.get("explanation")) or None,
             )
@@ -205,7 +207,7 @@ class StaffApp:
                 uow,
                 actor,
                 reference,
-                kind=selected(values.get("kind")) or "corrective",
+                kind=selected(values.get("kind")) or ActionKind.CORRECTIVE,
                 description=typed(values.get("description")),
                 owner_email=typed(values.get("owner")) or None,
                 due_date=dt.date.fromisoformat(due) if due else None,
@@ -241,7 +243,7 @@ class StaffApp:
                 text, message = blocks.case_message(case, locale)
                 await respond(text=text, blocks=message, response_type="ephemeral")
             elif argument.lower() == "mine":
-                home = await asyncio.to_thread(views.staff_home, self.uow(), member.actor)
+                home = await asyncio.to_thread(staff_views.staff_home, self.uow(), member.actor)
                 categories = await self.categories()
                 listed = [
                     {"type": "section", "text": blocks.mrkdwn(f"*{t(locale, 'mine_title')}*")},
@@ -342,13 +344,15 @@ class StaffApp:
                 "blocks": [{"type": "section", "text": blocks.mrkdwn(t(unknown.locale, "unknown_staff"))}],
             }
         else:
-            home = await asyncio.to_thread(views.staff_home, self.uow(), member.actor)
+            home = await asyncio.to_thread(staff_views.staff_home, self.uow(), member.actor)
             view = blocks.home_view(home, member.locale, await self.categories())
         await self.client.views_publish(user_id=user, view=view)
 
     async def stats_text(self, member: StaffMember) -> str:
         now = dt.datetime.now(dt.UTC)
-        figures = await asyncio.to_thread(views.month_figures, self.uow(), member.actor, now.year, now.month)
+        figures = await asyncio.to_thread(
+            staff_views.month_figures, self.uow(), member.actor, now.year, now.month
+        )
         locale = member.locale
         scope = (
             t(locale, "stats.all_departments") if member.actor.department_wide else (member.department or "-")

@@ -11,14 +11,14 @@ import datetime as dt
 import json
 from typing import Any
 
-from ccm_core.domain.lifecycle import Command
+from ccm_core.domain.lifecycle import ActionKind, Command, Decision, Status
 from ccm_core.i18n import translate
+from ccm_core.service_layer.staff_views import StaffHome
 from ccm_core.service_layer.views import (
     CaseSummary,
     CaseView,
     CategoryView,
     DepartmentView,
-    StaffHome,
     TimelineEntry,
 )
 
@@ -80,7 +80,7 @@ def when(moment: dt.datetime | None) -> str:
 def next_deadline(case: CaseView) -> tuple[str, dt.datetime | None, bool]:
     """The earliest open step deadline: (step, due, already breached)."""
     open_steps = [step for step in case.sla if step.due_at and step.met_at is None]
-    if not open_steps or case.status == "closed":
+    if not open_steps or case.status == Status.CLOSED:
         return "", None, False
     first = min(open_steps, key=lambda step: step.due_at or dt.datetime.max.replace(tzinfo=dt.UTC))
     return first.step, first.due_at, first.breached
@@ -122,7 +122,9 @@ def case_message(case: CaseView, locale: str) -> tuple[str, list[Block]]:
     if "take" in case.allowed:
         elements.insert(0, button(locale, "ccm_take", "take", case.reference))
     blocks.append({"type": "actions", "block_id": f"case:{case.reference}", "elements": elements})
-    notification = t(locale, "new_case", reference=case.reference) if case.status == "received" else title
+    notification = (
+        t(locale, "new_case", reference=case.reference) if case.status == Status.RECEIVED else title
+    )
     return f"{notification}: {translate(locale, f'status.{case.status}')}", blocks
 
 
@@ -264,7 +266,7 @@ def option(text: str, value: str) -> Block:
 
 def decide_modal(case: CaseView, locale: str) -> Block:
     language = t(locale, f"language.{case.language}")
-    choices = [option(translate(locale, f"decision.{d}"), d) for d in ("justified", "unjustified")]
+    choices = [option(translate(locale, f"decision.{d}"), d) for d in Decision]
     return _form(
         "ccm_decide",
         locale,
@@ -289,7 +291,7 @@ def decide_modal(case: CaseView, locale: str) -> Block:
 
 
 def add_action_modal(case: CaseView, locale: str) -> Block:
-    kinds = [option(translate(locale, f"action_kind.{k}"), k) for k in ("corrective", "preventive")]
+    kinds = [option(translate(locale, f"action_kind.{k}"), k) for k in ActionKind]
     return _form(
         "ccm_add_action",
         locale,

@@ -12,7 +12,6 @@ direct messages, in each lead's locale.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
@@ -25,6 +24,7 @@ from ccm_core.service_layer import staff_notices, views
 from ccm_core.service_layer.staff_notices import NoticeClaim
 from ccm_core.service_layer.survey_schedule import survey_comment
 from channels.context import ChannelContext
+from channels.loops import run_every
 from channels.slack import blocks
 from channels.slack.blocks import t
 
@@ -78,16 +78,18 @@ class SlackNotifier:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         next_scan = 0.0
-        while not stop.is_set():
+
+        async def scan_and_deliver() -> bool:
+            nonlocal next_scan
             loop_time = asyncio.get_running_loop().time()
             if loop_time >= next_scan:
                 raised = await asyncio.to_thread(staff_notices.raise_sla_alerts, self.uow())
                 if raised:
                     log.info("%s SLA alert(s) raised", raised)
                 next_scan = loop_time + SLA_SCAN_SECONDS
-            if not await self.run_once():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_seconds)
+            return await self.run_once() > 0
+
+        await run_every(stop, self.settings.worker_poll_seconds, scan_and_deliver)
 
     async def deliver(self, claim: NoticeClaim) -> None:
         try:

@@ -25,11 +25,11 @@ from sqlalchemy.engine import Engine
 
 from admin.project import AssistantProject
 from ccm.web import create_app
+from ccm_core.adapters.tables import UnrecognisedMessage
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import PreconditionFailed
-from ccm_core.domain.model import UnrecognisedMessage
 from ccm_core.i18n import translate
-from ccm_core.service_layer import services, sessions, teaching
+from ccm_core.service_layer import sessions, teaching
 from ccm_core.service_layer.sessions import SignInFailed
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import Settings
@@ -80,7 +80,7 @@ class Console:
         for _ in range(times):
             self.clock.advance(minutes=1)
             ids.append(
-                services.keep_unrecognised_message(
+                teaching.keep_unrecognised_message(
                     self.uow(),
                     channel="web",
                     conversation_id=fields.get("conversation_id", CONVERSATION),

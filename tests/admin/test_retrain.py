@@ -34,12 +34,14 @@ from ccm.worker import run_retrain_requests
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.errors import PreconditionFailed
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services, teaching
+from ccm_core.service_layer import access, teaching
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantProcesses, AssistantUnavailable, RasaClient
 from tests.conftest import fresh_postgres_database
+from tests.harness import AssistantProcesses, AssistantUnavailable, RasaClient
 from tests.http_server import serving
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rasa]
 
 SMALL_PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "nlu_small"
 ADMIN = "admin@example.com"
@@ -135,7 +137,7 @@ def small_project(tmp_path: Path) -> AssistantProject:
 
 
 def missed(core: Core, language: str, text: str, intent: str | None = None) -> int:
-    return services.keep_unrecognised_message(
+    return teaching.keep_unrecognised_message(
         core.unit_of_work(),
         channel="web",
         conversation_id=f"web:{language}-{abs(hash(text)) % 10**8:08d}",
@@ -207,7 +209,7 @@ def served(tmp_path: Path, rasa_bin: Path) -> Iterator[Served]:
             print(f"Rasa serving it after {time.monotonic() - started:.0f} s")
             yield Served(
                 core=core,
-                admin=services.staff_actor(core.unit_of_work(), email=ADMIN),
+                admin=access.staff_actor(core.unit_of_work(), email=ADMIN),
                 settings=TrainingSettings(
                     project=settings.project,
                     models_dir=settings.models_dir,
@@ -372,7 +374,7 @@ def test_a_failing_validation_restores_the_data_files_and_records_nothing(
     shutil.copy(sqlite_template, database)
     core = bootstrap(Settings(data_dir=tmp_path, database_url=f"sqlite:///{database}"))
     seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
-    admin = services.staff_actor(core.unit_of_work(), email=ADMIN)
+    admin = access.staff_actor(core.unit_of_work(), email=ADMIN)
     project = small_project(tmp_path)
     (project.nlu_dir / "reviewed_en.yml").write_text('version: "3.1"\nnlu: []\n', encoding="utf-8")
     before = {path: path.read_bytes() for path in sorted(project.root.rglob("*")) if path.is_file()}
@@ -407,7 +409,7 @@ def test_the_worker_runs_a_queued_request_records_its_failure_and_goes_on(
     shutil.copy(sqlite_template, database)
     core = bootstrap(Settings(data_dir=tmp_path, database_url=f"sqlite:///{database}"))
     seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
-    admin = services.staff_actor(core.unit_of_work(), email=ADMIN)
+    admin = access.staff_actor(core.unit_of_work(), email=ADMIN)
     queued = teaching.request_retrain(core.unit_of_work(), admin)
     settings = TrainingSettings(
         project=small_project(tmp_path), models_dir=tmp_path / "models", rasa_bin=None

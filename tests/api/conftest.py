@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ccm_core.bootstrap import Core
-from ccm_core.domain.model import AuditEvent, Complaint, OutboxMessage
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.domain.records import AuditEvent
 from ccm_core.entrypoints.api import create_app
-from ccm_core.service_layer import services
+from ccm_core.service_layer import access
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import Settings
 from tests.api.helpers import API, DELIVERY_COMPLAINT
@@ -46,7 +48,7 @@ def as_staff(make_uow: Callable[[], UnitOfWork], uow: UnitOfWork) -> Callable[[s
     """Authorization headers for a demo staff member, with a token of their role."""
 
     def headers(email: str) -> Headers:
-        token = services.create_api_token(make_uow(), role=DEMO_ROLES[email], staff_email=email)
+        token = access.create_api_token(make_uow(), role=DEMO_ROLES[email], staff_email=email)
         return {"Authorization": f"Bearer {token}"}
 
     return headers

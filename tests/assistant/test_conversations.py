@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from actions.conversation import text
-from ccm_core.domain.model import Complaint, OutboxMessage, UnrecognisedMessage
+from ccm_core.adapters.tables import UnrecognisedMessage
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.queues import OutboxMessage
 from ccm_core.i18n import translate
-from ccm_core.service_layer import services, views
+from ccm_core.service_layer import access, delivery, services, views
 from tests.conftest import Assistant
 
 LANGUAGES = ["tr", "en", "de"]
@@ -163,7 +165,7 @@ def test_the_process_reaches_the_conversation_and_a_low_score_starts_a_follow_up
 ) -> None:
     chat = Chat(assistant, language)
     reference = chat.file_delivery_complaint()
-    lead = services.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
 
     def deliver(kind: str) -> str:
         notice = next(
@@ -171,7 +173,7 @@ def test_the_process_reaches_the_conversation_and_a_low_score_starts_a_follow_up
         )
         intent = "EXTERNAL_survey" if kind == "survey" else "EXTERNAL_notice"
         chat.replies = assistant.rasa.trigger(chat.sender, intent, {"outbox_id": notice.id})
-        services.mark_outbox_delivered(assistant.unit_of_work(), lead, notice.id)
+        delivery.mark_outbox_delivered(assistant.unit_of_work(), lead, notice.id)
         return "\n".join(reply.get("text", "") for reply in chat.replies)
 
     services.start_review(assistant.unit_of_work(), lead, reference)

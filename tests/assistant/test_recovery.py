@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from ccm_core.domain.model import UnrecognisedMessage
+from ccm_core.adapters.tables import UnrecognisedMessage
 from tests.assistant.test_conversations import DELIVERY_LABEL, LANGUAGES, ORDER, REFERENCE, YES, Chat, stored
 from tests.conftest import Assistant
 

@@ -15,7 +15,9 @@ from ccm_core.adapters.migrations import upgrade
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantUnavailable, RasaClient, running_assistant
+from tests.harness import AssistantUnavailable, RasaClient, running_assistant
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rasa, pytest.mark.redis]
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
 

@@ -12,13 +12,15 @@ import pytest
 
 from ccm_core.adapters.db import create_db_engine, session_factory
 from ccm_core.domain.survey import load_survey
-from ccm_core.service_layer import services, views
+from ccm_core.service_layer import access, services, views
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantUnavailable, running_assistant
 from tests.assistant.test_conversations import Chat, stored
 from tests.conftest import Assistant, fresh_postgres_database
+from tests.harness import AssistantUnavailable, running_assistant
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rasa]
 
 NPS_TYPED = {"tr": "sekiz", "en": "eight", "de": "acht"}
 
@@ -46,7 +48,7 @@ def test_the_survey_asks_the_recommendation_score_after_the_score(
     assistant = nps_assistant
     chat = Chat(assistant, language)
     reference = chat.file_delivery_complaint()
-    lead = services.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
     services.start_review(assistant.unit_of_work(), lead, reference)
     services.decide_complaint(assistant.unit_of_work(), lead, reference, justified=True, reason="Damaged")
     case = services.add_action(

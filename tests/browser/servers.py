@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from ccm.web import create_app
 from ccm_core.bootstrap import Core, bootstrap
-from ccm_core.domain.model import OutboxMessage
+from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.settings import DEMO_ORGANISATION, Settings
 from channels import web

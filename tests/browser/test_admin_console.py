@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from admin.project import AssistantProject
 from ccm_core.i18n import translate
-from ccm_core.service_layer import services, sessions, teaching
+from ccm_core.service_layer import access, sessions, teaching
 from ccm_core.service_layer.sessions import SignInFailed
 from tests.browser.servers import Site, product_site
 
@@ -37,7 +37,7 @@ def console_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
             (NOISE, "tr", 1, "out_of_scope", 0.12),
         ):
             for repeat in range(times):
-                services.keep_unrecognised_message(
+                teaching.keep_unrecognised_message(
                     site.core.unit_of_work(),
                     channel="web",
                     conversation_id=f"web:session-{language}-{repeat}",
@@ -167,7 +167,7 @@ def test_an_admin_reviews_the_queue_teaches_the_assistant_and_reads_the_training
     expect(texts).to_have_count(0)
     expect(page.locator("main")).to_contain_text(t("queue.empty"))
 
-    admin = services.staff_actor(console_server.core.unit_of_work(), email=ADMIN)
+    admin = access.staff_actor(console_server.core.unit_of_work(), email=ADMIN)
     assert teaching.review_queue(console_server.core.unit_of_work(), admin) == []
     assert teaching.assigned_counts(console_server.core.unit_of_work()) == {
         ("ask_opening_hours", "en"): 3,

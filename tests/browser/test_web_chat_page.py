@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from actions.conversation import text
 from ccm_core.i18n import translate
-from ccm_core.service_layer import chat, services, views
+from ccm_core.service_layer import access, chat, services, views
 from channels.messages import Reply, conversation_id
 from tests.assistant.test_conversations import DELIVERY, DELIVERY_LABEL, ORDER, REFERENCE
 from tests.browser.servers import deliver_outbox, web_chat
@@ -79,7 +79,7 @@ def test_a_customer_files_a_complaint_reloads_and_finds_a_notice_sent_while_away
         expect(transcript).to_contain_text(reference)
         page.close()
 
-        lead = services.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
+        lead = access.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
         services.start_review(assistant.unit_of_work(), lead, reference)
         interim = next(
             n

@@ -18,15 +18,17 @@ import pytest
 from sqlalchemy import func, select
 
 from ccm_core.bootstrap import Core, bootstrap
-from ccm_core.domain.model import OutboxMessage
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.service_layer import access, services
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.rasa import AssistantProcesses, AssistantUnavailable
 from tests.conftest import fresh_postgres_database
 from tests.fakes.telegram import TOKEN, FakeTelegram, fake_telegram
+from tests.harness import AssistantProcesses, AssistantUnavailable
+
+pytestmark = [pytest.mark.postgres]
 
 CCM = Path(sys.executable).parent / "ccm"
 CUSTOMERS = 20
@@ -66,7 +68,7 @@ def test_every_message_reaches_its_chat_once_after_the_worker_and_rasa_are_kille
     deployment: tuple[Core, AssistantProcesses, FakeTelegram], tmp_path: Path
 ) -> None:
     core, assistant, telegram = deployment
-    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
     chats = {}
     for number in range(CUSTOMERS):
         chat_id = 880000 + number

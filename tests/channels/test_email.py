@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
 from ccm_core.bootstrap import Core
-from ccm_core.domain.model import OutboxMessage
+from ccm_core.domain.queues import OutboxMessage
 from ccm_core.i18n import translate
 from ccm_core.service_layer import services
 from ccm_core.service_layer.services import CustomerDetails

@@ -29,10 +29,10 @@ from fastapi import FastAPI
 
 from actions.conversation import text
 from ccm_core.bootstrap import Core, bootstrap
-from ccm_core.domain.model import Complaint
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.survey import load_survey
 from ccm_core.i18n import translate
-from ccm_core.service_layer import chat, services, views
+from ccm_core.service_layer import access, chat, services, views
 from ccm_core.service_layer.survey_schedule import run_survey_schedule
 from channels import telegram
 from channels.context import channel_context
@@ -184,7 +184,7 @@ def survey_open_in_chat(
     The survey form is open in the customer's chat; returns the complaint's reference.
     """
     reference = file_complaint(customer)
-    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
     services.start_review(core.unit_of_work(), lead, reference)
     services.decide_complaint(core.unit_of_work(), lead, reference, justified=True, reason="Damaged")
     case = services.add_action(core.unit_of_work(), lead, reference, kind="corrective", description="Resend")
@@ -437,7 +437,7 @@ def test_notices_reach_the_chat_and_the_survey_is_answered_with_a_tap(
 ) -> None:
     customer = TelegramCustomer(fake, webhook, language)
     reference = file_complaint(customer)
-    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
 
     def delivered() -> list[dict[str, Any]]:
         before = len(fake.sent_to(customer.chat_id))
@@ -506,7 +506,7 @@ def test_another_cases_notice_during_an_open_survey_is_shown_and_the_survey_aske
 ) -> None:
     customer = TelegramCustomer(fake, webhook, "de")
     reference = survey_open_in_chat(core, settings, customer, summary="Neue Ware verschickt.")
-    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
     # The same customer's second case, taken by phone, reaches review while the survey is open.
     other = services.record_complaint(
         core.unit_of_work(),
@@ -536,7 +536,7 @@ def test_a_notice_reaching_the_chat_while_the_customer_files_a_complaint_is_show
     fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
 ) -> None:
     customer = TelegramCustomer(fake, webhook, "tr")
-    lead = services.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
     earlier = services.record_complaint(  # taken by phone last week, for the same Telegram customer
         core.unit_of_work(),
         lead,

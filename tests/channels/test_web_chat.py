@@ -24,7 +24,7 @@ import socketio
 from actions.conversation import text
 from ccm_core.bootstrap import bootstrap
 from ccm_core.i18n import translate
-from ccm_core.service_layer import chat, services, views
+from ccm_core.service_layer import access, chat, services, views
 from channels import web
 from channels.context import channel_context
 from channels.messages import Button, Reply, conversation_id
@@ -233,7 +233,7 @@ def test_when_the_assistant_is_down_the_customer_is_told_in_their_language(
 
 
 def notice_id(assistant: Assistant, reference: str, kind: str) -> int:
-    lead = services.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
     notices = views.customer_notices(assistant.unit_of_work(), lead, reference)
     return next(n.id for n in notices if n.kind == kind)
 
@@ -249,7 +249,7 @@ def test_notices_sent_while_away_are_shown_once_on_return_and_at_once_while_conn
     session_id = customer.connect()
     reference = file_complaint(customer)
     customer.close()
-    lead = services.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
+    lead = access.staff_actor(assistant.unit_of_work(), email="elif.kaya@example.com")
 
     services.start_review(assistant.unit_of_work(), lead, reference)  # 05: the interim notice is owed
     deliver_outbox(assistant, notice_id(assistant, reference, "interim_notice"))
@@ -309,6 +309,7 @@ def test_every_replica_shows_stored_messages_to_the_tabs_connected_to_it(
     assert waiting(assistant, session_id) == []
 
 
+@pytest.mark.redis
 def test_with_redis_a_reply_reaches_the_sessions_tabs_on_every_replica_and_stored_ones_show_once(
     assistant: Assistant, customers: list[Customer]
 ) -> None:

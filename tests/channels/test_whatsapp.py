@@ -27,11 +27,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from actions.conversation import text
+from ccm_core.adapters.tables import ChatContact
 from ccm_core.bootstrap import Core, bootstrap
-from ccm_core.domain.model import ChatContact, Complaint, OutboxMessage
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.queues import OutboxMessage
 from ccm_core.domain.survey import load_survey
 from ccm_core.i18n import translate
-from ccm_core.service_layer import chat, services
+from ccm_core.service_layer import access, chat, services
 from channels import whatsapp
 from channels.context import ChannelContext, channel_context
 from channels.delivery import DeliveryWorker
@@ -420,7 +422,7 @@ def test_inside_the_24_hour_window_the_interim_notice_goes_as_a_free_form_messag
 ) -> None:
     customer = Customer(webhook, fake, "tr")
     reference = file_complaint(customer)
-    lead = services.staff_actor(assistant.unit_of_work(), email=LEAD)
+    lead = access.staff_actor(assistant.unit_of_work(), email=LEAD)
 
     services.start_review(assistant.unit_of_work(), lead, reference)
     sent_before = len(fake.sent_to(customer.wa_id))
@@ -439,7 +441,7 @@ def test_outside_the_24_hour_window_the_interim_notice_goes_as_its_template(
 ) -> None:
     customer = Customer(webhook, fake, "de")
     reference = file_complaint(customer)
-    lead = services.staff_actor(assistant.unit_of_work(), email=LEAD)
+    lead = access.staff_actor(assistant.unit_of_work(), email=LEAD)
     window_closed(assistant, customer)
 
     services.start_review(assistant.unit_of_work(), lead, reference)
@@ -461,7 +463,7 @@ def test_outside_the_window_without_a_template_the_notice_is_recorded_failed_wit
 ) -> None:
     customer = Customer(webhook, fake, "en")
     reference = file_complaint(customer)
-    lead = services.staff_actor(assistant.unit_of_work(), email=LEAD)
+    lead = access.staff_actor(assistant.unit_of_work(), email=LEAD)
     window_closed(assistant, customer)
     no_templates = channel_context(core, channel_settings(assistant, fake.url, templates={}))
 
@@ -478,7 +480,7 @@ def test_outside_the_window_without_a_template_the_notice_is_recorded_failed_wit
 
 def deliver_up_to_the_survey(assistant: Assistant, worker: Delivery, reference: str) -> None:
     """Review, decision, action and the 08 summary, each notice delivered before the next."""
-    lead = services.staff_actor(assistant.unit_of_work(), email=LEAD)
+    lead = access.staff_actor(assistant.unit_of_work(), email=LEAD)
     services.start_review(assistant.unit_of_work(), lead, reference)
     worker.until_done(pending_notice(assistant, reference, "interim_notice"), assistant)
     services.decide_complaint(assistant.unit_of_work(), lead, reference, justified=True, reason="Lost parcel")
@@ -501,7 +503,7 @@ def test_the_survey_is_a_list_and_choosing_a_score_answers_it(
     deliver_up_to_the_survey(assistant, worker, reference)
 
     services.send_survey(
-        assistant.unit_of_work(), services.staff_actor(assistant.unit_of_work(), email=LEAD), reference
+        assistant.unit_of_work(), access.staff_actor(assistant.unit_of_work(), email=LEAD), reference
     )
     sent_before = len(fake.sent_to(customer.wa_id))
     worker.until_done(pending_notice(assistant, reference, "survey"), assistant)
@@ -530,7 +532,7 @@ def test_outside_the_window_the_survey_template_carries_the_scores_as_quick_repl
     window_closed(assistant, customer)
 
     services.send_survey(
-        assistant.unit_of_work(), services.staff_actor(assistant.unit_of_work(), email=LEAD), reference
+        assistant.unit_of_work(), access.staff_actor(assistant.unit_of_work(), email=LEAD), reference
     )
     sent_before = len(fake.sent_to(customer.wa_id))
     worker.until_done(pending_notice(assistant, reference, "survey"), assistant)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ccm_core.domain.errors import NotFound, ValidationFailed
-from ccm_core.service_layer import services
+from ccm_core.service_layer import access
 from ccm_core.settings import DEMO_ORGANISATION
 
 UNREACHABLE_POSTGRES = "postgresql://postgres@127.0.0.1:1/ccm"
@@ -116,7 +116,7 @@ def test_admin_token_needs_no_staff_and_authenticates(invoke, uow):
     assert result.exit_code == 0, result.output
     *explanation, token = result.stdout.strip().splitlines()
     assert "erp-import" in explanation[0]
-    actor = services.authenticate(uow, token)
+    actor = access.authenticate(uow, token)
     assert actor is not None
     assert (actor.label, actor.role) == ("token:erp-import", "admin")
 
@@ -125,7 +125,7 @@ def test_agent_token_acts_as_its_staff_member(invoke, uow):
     result = invoke("tokens", "create", "--role", "agent", "--staff", "lukas.schmidt@example.com")
 
     assert result.exit_code == 0, result.output
-    actor = services.authenticate(uow, result.stdout.strip().splitlines()[-1])
+    actor = access.authenticate(uow, result.stdout.strip().splitlines()[-1])
     assert actor is not None
     assert (actor.label, actor.role) == ("staff:lukas.schmidt@example.com", "agent")
 

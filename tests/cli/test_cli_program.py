@@ -6,7 +6,7 @@ import json
 
 from ccm_core.adapters.migrations import current_revision
 from ccm_core.domain.errors import NotFound
-from ccm_core.service_layer import services
+from ccm_core.service_layer import access
 
 
 def test_db_upgrade_creates_a_fresh_sqlite_database(run_ccm_alone, tmp_path):
@@ -62,7 +62,7 @@ def test_tokens_create_prints_the_token_last(run_ccm, uow):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2
-    actor = services.authenticate(uow, lines[-1])
+    actor = access.authenticate(uow, lines[-1])
     assert actor is not None
     assert (actor.label, actor.role) == ("staff:elif.kaya@example.com", "lead")
 

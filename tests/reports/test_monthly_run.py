@@ -12,8 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
 from ccm_core.bootstrap import Core
-from ccm_core.domain.model import AuditEvent
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.records import AuditEvent
 from ccm_core.service_layer import report_runs
 from reports.schedule import LEASE_SECONDS, run_monthly_report_once, run_monthly_reports_forever
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, channel_id, fake_slack

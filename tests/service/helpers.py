@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ccm_core.domain.model import AuditEvent, Complaint, OutboxMessage
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.domain.records import AuditEvent
+from ccm_core.service_layer import access, services
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView
 
 
 def staff(uow: UnitOfWork, email: str) -> Actor:
-    return services.staff_actor(uow, email=email)
+    return access.staff_actor(uow, email=email)
 
 
 def record(uow: UnitOfWork, **overrides: object) -> CaseView:

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ccm_core.domain import model
+from ccm_core.domain import queues
 from ccm_core.domain.errors import CCMError, PreconditionFailed
-from ccm_core.service_layer import services, views
+from ccm_core.service_layer import delivery, services, views
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from tests.conftest import Clock
 from tests.service.helpers import audit_actions, outbox, record, staff
@@ -74,14 +74,14 @@ def test_two_staff_deciding_at_once_record_exactly_one_decision(uow, engine, set
 def test_a_crash_between_the_change_and_its_notice_leaves_the_record_as_it_was(uow, monkeypatch) -> None:
     lead = staff(uow, "elif.kaya@example.com")
     reference = record(uow).reference
-    real_translate = model.translate
+    real_translate = queues.translate
 
     def crash_on_interim(language: str, key: str, /, **params):
         if key == "outbox.interim_notice":
             raise RuntimeError("process killed while queueing the interim notice")
         return real_translate(language, key, **params)
 
-    monkeypatch.setattr(model, "translate", crash_on_interim)
+    monkeypatch.setattr(queues, "translate", crash_on_interim)
     with pytest.raises(RuntimeError):
         services.start_review(uow, lead, reference)
     assert views.get_complaint(uow, lead, reference).status == "received"
@@ -108,8 +108,8 @@ def test_outbox_delivery_is_recorded_once_and_meets_the_acknowledge_deadline(uow
     [ack] = outbox(uow, reference)
     system = staff(uow, "admin@example.com")
     clock.advance(minutes=10)
-    services.mark_outbox_delivered(uow, system, ack.id)
-    services.mark_outbox_delivered(uow, system, ack.id)  # a repeated report changes nothing
+    delivery.mark_outbox_delivered(uow, system, ack.id)
+    delivery.mark_outbox_delivered(uow, system, ack.id)  # a repeated report changes nothing
     [delivered] = outbox(uow, reference)
     assert (delivered.status, delivered.attempts, delivered.delivered_at) == ("delivered", 1, clock.now)
     case = views.get_complaint(uow, system, reference)
@@ -121,10 +121,10 @@ def test_failed_delivery_is_retried_later_or_given_up_with_the_reason(uow, clock
     reference = record(uow).reference
     [ack] = outbox(uow, reference)
     retry_at = clock.advance(minutes=5)
-    services.mark_outbox_failed(uow, ack.id, error="HTTP 502 from the channel", retry_at=retry_at)
+    delivery.mark_outbox_failed(uow, ack.id, error="HTTP 502 from the channel", retry_at=retry_at)
     [message] = outbox(uow, reference)
     assert (message.status, message.attempts, message.available_at) == ("pending", 1, retry_at)
-    services.mark_outbox_failed(uow, ack.id, error="recipient blocked the bot", retry_at=None)
+    delivery.mark_outbox_failed(uow, ack.id, error="recipient blocked the bot", retry_at=None)
     [message] = outbox(uow, reference)
     assert (message.status, message.attempts, message.last_error) == (
         "failed",

@@ -6,8 +6,9 @@ import threading
 
 from sqlalchemy import select
 
-from ccm_core.domain.model import Complaint, OutboxMessage
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer import delivery, services
 from ccm_core.service_layer.services import CustomerDetails
 from tests.service.helpers import outbox, record, staff

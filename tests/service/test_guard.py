@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from ccm_core.adapters.db import create_db_engine, session_factory
-from ccm_core.adapters.guard import DatabaseGuard, Guard, RedisGuard, hashed
+from ccm_core.adapters.guard import DatabaseGuard, RedisGuard, hashed
+from ccm_core.service_layer.ports import Guard
 from tests.conftest import empty_database
 
 REDIS_URL = "redis://127.0.0.1:6379/7"

@@ -7,9 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.customer import Customer
 from ccm_core.domain.errors import ValidationFailed
-from ccm_core.domain.model import AuditEvent, Complaint, Customer, OutboxMessage
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.domain.records import AuditEvent
 from ccm_core.service_layer import services
 from ccm_core.service_layer.services import CustomerDetails
 from tests.service.helpers import audit_actions, count, outbox, record

@@ -9,13 +9,13 @@ from sqlalchemy.engine import Engine
 
 from ccm_core.adapters import guard  # noqa: F401 - its tables belong to the model too
 from ccm_core.adapters.migrations import alembic_config, upgrade
-from ccm_core.domain.model import Base
+from ccm_core.adapters.tables import METADATA
 
 
 def _differences(engine: Engine) -> list[object]:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return compare_metadata(context, Base.metadata)
+        return compare_metadata(context, METADATA)
 
 
 def test_the_migrated_schema_matches_the_model(engine: Engine) -> None:

@@ -34,9 +34,10 @@ from sqlalchemy import func, select
 
 from benchmarks.generate_complaints import generate
 from ccm_core.adapters.db import create_db_engine, session_factory
-from ccm_core.domain.model import AuditEvent, Complaint, SurveyResponse
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services
+from ccm_core.domain.records import AuditEvent, SurveyResponse
+from ccm_core.service_layer import delivery, services
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.report import (
     BreachedCase,
@@ -83,7 +84,7 @@ class Story:
         """The acknowledgement reached the customer (as a channel reports it)."""
         self.at(time)
         message = next(m for m in outbox(self.uow, reference) if m.kind == "acknowledgement")
-        services.mark_outbox_delivered(self.uow, Actor.system("worker"), message.id)
+        delivery.mark_outbox_delivered(self.uow, Actor.system("worker"), message.id)
 
     def review(self, reference: str, time: str) -> None:
         services.start_review(self.at(time).uow, self.admin, reference)
@@ -363,6 +364,7 @@ def test_the_year_boundary_compares_january_with_december(uow: UnitOfWork, clock
     ]
 
 
+@pytest.mark.postgres
 def test_sqlite_and_postgresql_give_identical_reports(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     reports: list[MonthlyReport] = []
     for kind in ("sqlite", "postgresql"):

@@ -6,11 +6,12 @@ import gc
 
 import pytest
 
-from ccm_core.adapters.repository import ComplaintFilter
+from ccm_core.adapters.tables import UnrecognisedMessage
+from ccm_core.domain.complaint import ERASED
 from ccm_core.domain.errors import PermissionDenied, PreconditionFailed
-from ccm_core.domain.model import ERASED, UnrecognisedMessage
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services, views
+from ccm_core.domain.search import ComplaintFilter
+from ccm_core.service_layer import customer_data, services, staff_views, teaching, views
 from ccm_core.service_layer.services import CustomerDetails
 from tests.service.helpers import audit_actions, outbox, record, staff, to_informed
 
@@ -37,8 +38,8 @@ def test_erasure_anonymises_every_complaint_of_the_customer_and_keeps_the_figure
     other = record(uow).reference
 
     with pytest.raises(PermissionDenied):
-        services.erase_customer_data(uow, lead, first)
-    assert services.erase_customer_data(uow, admin, first) == 2
+        customer_data.erase_customer_data(uow, lead, first)
+    assert customer_data.erase_customer_data(uow, admin, first) == 2
 
     for reference in (first, second):
         case = views.get_complaint(uow, admin, reference)
@@ -57,7 +58,7 @@ def test_erasure_anonymises_every_complaint_of_the_customer_and_keeps_the_figure
     assert (first_case.survey_scores, first_case.status) == ([3], "follow_up")
     assert views.get_complaint(uow, admin, other).customer["name"] == "Ali Veli"  # another customer's case
     with pytest.raises(PreconditionFailed):
-        services.erase_customer_data(uow, admin, first)
+        customer_data.erase_customer_data(uow, admin, first)
     # the conversation no longer identifies anyone
     assert views.list_complaints(uow, customer, ComplaintFilter())[1] == 0
 
@@ -139,7 +140,7 @@ def test_a_customer_sees_only_the_cases_of_their_own_conversation(uow) -> None:
 
 
 def test_unrecognised_messages_are_kept_masked(uow) -> None:
-    kept = services.keep_unrecognised_message(
+    kept = teaching.keep_unrecognised_message(
         uow,
         channel="telegram",
         conversation_id="555001",
@@ -169,7 +170,7 @@ def test_this_months_figures_count_the_departments_cases_and_leave_no_connection
 
     gc.disable()  # a session left open must not be rescued by the garbage collector
     try:
-        figures = views.month_figures(uow, lead, clock.now.year, clock.now.month)
+        figures = staff_views.month_figures(uow, lead, clock.now.year, clock.now.month)
         assert engine.pool.checkedout() == 0  # every session it opened was closed
     finally:
         gc.enable()

@@ -20,9 +20,10 @@ from sqlalchemy.engine import Engine
 
 from ccm_core.adapters.db import session_factory
 from ccm_core.bootstrap import Core
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.errors import ValidationFailed
-from ccm_core.domain.model import Complaint, StaffNotice
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import StaffNotice
 from ccm_core.domain.survey import InvalidSurveyDefinition, load_survey
 from ccm_core.domain.survey_link import read_survey_token
 from ccm_core.i18n import translate

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ccm_core.adapters.tables import UnrecognisedMessage
 from ccm_core.domain.errors import NotFound, PermissionDenied, PreconditionFailed, ValidationFailed
-from ccm_core.domain.model import UnrecognisedMessage
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import services, sessions, teaching
+from ccm_core.service_layer import sessions, teaching
 from ccm_core.service_layer.sessions import SignInFailed
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from tests.conftest import Clock
@@ -20,7 +20,7 @@ PASSWORD = "correct horse battery staple"
 def missed(
     uow: UnitOfWork, text: str, language: str = "en", intent: str | None = "greet", confidence=0.3
 ) -> int:
-    return services.keep_unrecognised_message(
+    return teaching.keep_unrecognised_message(
         uow,
         channel="web",
         conversation_id=f"web:{abs(hash(text)) % 10**8:08d}",

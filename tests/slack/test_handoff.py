@@ -17,8 +17,10 @@ from sqlalchemy import select
 from actions.conversation import text
 from ccm.web import create_app
 from ccm_core.bootstrap import bootstrap
-from ccm_core.domain.model import Complaint, CustomerMessage, OutboxMessage
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.domain.records import CustomerMessage
 from ccm_core.i18n import translate
 from ccm_core.service_layer import views
 from channels.context import channel_context

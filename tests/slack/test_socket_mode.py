@@ -26,8 +26,9 @@ from uvicorn.config import STARTUP_FAILURE
 from ccm.web import create_app
 from ccm_core.adapters.db import create_db_engine, session_factory
 from ccm_core.bootstrap import Core
-from ccm_core.domain.model import AuditEvent, Complaint
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.records import AuditEvent
 from ccm_core.service_layer import views
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork

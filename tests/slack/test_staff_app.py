@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from ccm_core.domain.model import AuditEvent, Complaint, OutboxMessage, StaffNotice
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage, StaffNotice
+from ccm_core.domain.records import AuditEvent
 from ccm_core.i18n import translate
-from ccm_core.service_layer import services, views
+from ccm_core.service_layer import access, services, views
 from ccm_core.service_layer.staff_notices import raise_sla_alerts
 from tests.fakes.slack import SIGNING_SECRET, channel_id, signed
 from tests.fakes.slack import form as interaction_body
@@ -220,7 +222,7 @@ def test_a_case_walks_from_new_to_closed_in_slack(staffroom: Staffroom) -> None:
 
 
 def walk_to_survey(room: Staffroom, reference: str) -> None:
-    lead = services.staff_actor(room.uow(), email="elif.kaya@example.com")
+    lead = access.staff_actor(room.uow(), email="elif.kaya@example.com")
     services.start_review(room.uow(), lead, reference)
     services.decide_complaint(room.uow(), lead, reference, justified=True, reason="Late")
     case = services.add_action(room.uow(), lead, reference, kind="corrective", description="Refund shipping")
@@ -233,7 +235,7 @@ def test_a_follow_up_round_at_the_limit_alerts_the_lead_once(staffroom: Staffroo
     room = staffroom
     reference = record(room.uow(), channel="telegram", language="tr", category="delivery").reference
     walk_to_survey(room, reference)
-    lead = services.staff_actor(room.uow(), email="elif.kaya@example.com")
+    lead = access.staff_actor(room.uow(), email="elif.kaya@example.com")
     services.record_survey_answer(room.uow(), lead, reference, score=2)  # round 1 of 2
     case = services.add_action(room.uow(), lead, reference, kind="corrective", description="Call back")
     services.complete_action(room.uow(), lead, reference, action_id=case.actions[-1].id, outcome="Called")
@@ -316,7 +318,7 @@ def test_two_staff_deciding_at_once_record_one_decision_and_the_other_sees_who_d
     room = staffroom
     reference = record(room.uow(), category="delivery").reference
     services.start_review(
-        room.uow(), services.staff_actor(room.uow(), email="elif.kaya@example.com"), reference
+        room.uow(), access.staff_actor(room.uow(), email="elif.kaya@example.com"), reference
     )
     form = {
         "type": "modal",
@@ -440,7 +442,7 @@ def test_slash_command_finds_a_case_lists_mine_and_gives_this_months_figures(sta
     room = staffroom
     reference = record(room.uow(), category="delivery", language="de").reference
     other = record(room.uow(), category="delivery").reference
-    lukas = services.staff_actor(room.uow(), email="lukas.schmidt@example.com")
+    lukas = access.staff_actor(room.uow(), email="lukas.schmidt@example.com")
     services.take_complaint(room.uow(), lukas, reference)
     services.start_review(room.uow(), lukas, reference)
     services.decide_complaint(room.uow(), lukas, reference, justified=True, reason="Zu spät")
@@ -519,7 +521,7 @@ def test_a_form_slack_no_longer_lets_us_open_is_reported_to_the_clicker(staffroo
     room = staffroom
     reference = record(room.uow(), category="delivery").reference
     services.start_review(
-        room.uow(), services.staff_actor(room.uow(), email="elif.kaya@example.com"), reference
+        room.uow(), access.staff_actor(room.uow(), email="elif.kaya@example.com"), reference
     )
     modal = opened_modal(room, LUKAS, reference)
     room.fake.fail("views.push", 200, "expired_trigger_id")  # the click's trigger ran out before the form

@@ -27,12 +27,14 @@ from sqlalchemy.engine import Engine
 from ccm.web import create_app
 from ccm_core.adapters.db import session_factory
 from ccm_core.bootstrap import Core
-from ccm_core.domain.model import AuditEvent, Complaint, StaffNotice, SurveyResponse
+from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import StaffNotice
+from ccm_core.domain.records import AuditEvent, SurveyResponse
 from ccm_core.domain.survey import load_survey
 from ccm_core.domain.survey_link import survey_token
 from ccm_core.i18n import LANGUAGES
-from ccm_core.service_layer import services
+from ccm_core.service_layer import customer_data, services
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import Settings
@@ -328,7 +330,7 @@ def test_an_expired_survey_is_explained_politely(site: Site) -> None:
 
 def test_a_customer_whose_data_was_erased_is_asked_nothing(site: Site) -> None:
     reference, path = site.surveyed("tr")
-    services.erase_customer_data(site.uow(), staff(site.uow(), "admin@example.com"), reference)
+    customer_data.erase_customer_data(site.uow(), staff(site.uow(), "admin@example.com"), reference)
     with site.client() as client:
         page = client.get(path)
     assert page.status_code == 410

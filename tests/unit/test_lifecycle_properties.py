@@ -14,6 +14,8 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.customer import Customer
 from ccm_core.domain.errors import CCMError
 from ccm_core.domain.lifecycle import (
     TRANSITIONS,
@@ -22,10 +24,12 @@ from ccm_core.domain.lifecycle import (
     Decision,
     Status,
 )
-from ccm_core.domain.model import AuditEvent, Category, Complaint, Customer, Department, OutboxMessage
+from ccm_core.domain.organisation import Category, Department
 from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.domain.records import AuditEvent
 from ccm_core.domain.sla import SlaPolicy
-from ccm_core.domain.survey import load_survey
+from ccm_core.domain.survey import SurveyAnswer, load_survey
 from ccm_core.settings import DEMO_SURVEY
 
 SLA = SlaPolicy()
@@ -96,13 +100,18 @@ COMMANDS: dict[str, Callable[[Complaint, dt.datetime], object]] = {
         STAFF, now, survey=SURVEY, link="https://ccm.example/survey/x", reminder_hours=48, expiry_hours=168
     ),
     "answer_satisfied": lambda c, now: c.record_survey_answer(
-        STAFF, now, score=5, comment=None, satisfied_from=4, sla=SLA, max_rounds=2
+        STAFF, now, answer=SurveyAnswer.read(5, satisfied_from=4), comment=None, sla=SLA, max_rounds=2
     ),
     "answer_dissatisfied": lambda c, now: c.record_survey_answer(
-        STAFF, now, score=2, comment="Still broken", satisfied_from=4, sla=SLA, max_rounds=2
+        STAFF,
+        now,
+        answer=SurveyAnswer.read(2, satisfied_from=4),
+        comment="Still broken",
+        sla=SLA,
+        max_rounds=2,
     ),
     "answer_out_of_range": lambda c, now: c.record_survey_answer(
-        STAFF, now, score=7, comment=None, satisfied_from=4, sla=SLA, max_rounds=2
+        STAFF, now, answer=SurveyAnswer.read(7, satisfied_from=4), comment=None, sla=SLA, max_rounds=2
     ),
     "expire_survey": lambda c, now: c.expire_survey(STAFF, now),
     "start_follow_up": lambda c, now: c.start_follow_up(STAFF, now, sla=SLA),

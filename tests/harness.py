@@ -1,0 +1,202 @@
+"""The assistant as tests and benchmarks run it: our action server and a Rasa server, on free ports.
+
+Both processes are started the way ``make run`` starts them (the endpoints from
+``channels.rasa``), and a small client speaks Rasa's HTTP API.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ccm_core.settings import Settings
+from channels.rasa import RASA_URL, endpoints, write_endpoints
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STARTUP_SECONDS = 240
+
+
+class RasaClient:
+    """The parts of Rasa's HTTP API the product uses: talking as a customer, and external events."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30) -> None:
+        self.url = (url or os.environ.get("CCM_RASA_URL") or RASA_URL).rstrip("/")
+        token = token or os.environ.get("CCM_RASA_TOKEN")
+        self.params = {"token": token} if token else {}
+        self.http = httpx.Client(timeout=timeout)
+
+    def say(
+        self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """A customer message over the REST channel; returns the assistant's replies."""
+        response = self.http.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": conversation_id, "message": text, "metadata": metadata or {}},
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def trigger(self, conversation_id: str, intent: str, entities: dict[str, Any]) -> list[dict[str, Any]]:
+        """An external event (a notice from the process) on the conversation; returns the replies."""
+        response = self.http.post(
+            f"{self.url}/conversations/{conversation_id}/trigger_intent",
+            params=self.params,
+            json={"name": intent, "entities": entities},
+        )
+        response.raise_for_status()
+        return response.json().get("messages", [])
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class AssistantUnavailable(RuntimeError):
+    """The Rasa environment, its model or one of the two servers is missing or did not start."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_ready(
+    url: str, ready: Callable[[httpx.Response], bool], process: subprocess.Popen, log: Path
+) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssistantUnavailable(f"{url} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if ready(httpx.get(url, timeout=2)):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssistantUnavailable(f"{url} did not come up in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+class AssistantProcesses:
+    """Our action server and a Rasa server on free local ports, for tests and benchmarks.
+
+    The Rasa environment and model are the ones ``make`` builds (``CCM_RASA_BIN``, ``CCM_RASA_MODEL``).
+    Rasa can be killed and started again on the same port (the fault tests do).
+    """
+
+    def __init__(self, database_url: str, workdir: Path, env: dict[str, str] | None = None) -> None:
+        given = {**os.environ, **(env or {})}  # ``env`` may name another model (a benchmark's baseline)
+        rasa_bin, model = given.get("CCM_RASA_BIN"), given.get("CCM_RASA_MODEL")
+        if not (rasa_bin and model and Path(rasa_bin).exists() and Path(model).exists()):
+            raise AssistantUnavailable(
+                "The Rasa environment or model is missing: run this through `make`, which builds them."
+            )
+        self.rasa_bin, self.model, self.workdir = rasa_bin, model, workdir
+        self.action_port, self.rasa_port = _free_port(), _free_port()
+        self.url = f"http://127.0.0.1:{self.rasa_port}"
+        self.environment = {
+            **given,
+            "CCM_DATABASE_URL": database_url,
+            "CCM_DATA_DIR": str(workdir),
+            "CCM_ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
+            "RASA_TELEMETRY_ENABLED": "false",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        }
+        settings = Settings(data_dir=workdir, database_url=database_url)
+        config = endpoints(
+            settings, self.environment["CCM_ACTION_SERVER_URL"], self.environment.get("CCM_REDIS_URL")
+        )
+        self.endpoints_file = write_endpoints(workdir / "endpoints.yml", config)
+        self.action_log, self.rasa_log = workdir / "actions.log", workdir / "rasa.log"
+        self.actions: subprocess.Popen | None = None
+        self.rasa: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.actions = subprocess.Popen(
+            [sys.executable, "-m", "actions", "--port", str(self.action_port)],
+            cwd=PROJECT_ROOT,
+            env=self.environment,
+            stdout=self.action_log.open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        self.start_rasa(wait=False)
+        _wait_until_ready(
+            f"http://127.0.0.1:{self.action_port}/health",
+            lambda r: r.status_code == 200,
+            self.actions,
+            self.action_log,
+        )
+        self.wait_for_rasa()
+
+    def start_rasa(self, wait: bool = True) -> None:
+        self.rasa = subprocess.Popen(
+            [
+                self.rasa_bin,
+                "run",
+                "--enable-api",
+                "--model",
+                self.model,
+                "--endpoints",
+                str(self.endpoints_file),
+                "--credentials",
+                "credentials.yml",
+                "--port",
+                str(self.rasa_port),
+                "--interface",
+                "127.0.0.1",
+            ],
+            cwd=PROJECT_ROOT / "rasa_project",
+            env={**self.environment, "PYTHONPATH": str(PROJECT_ROOT / "rasa_project")},
+            stdout=self.rasa_log.open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        if wait:
+            self.wait_for_rasa()
+
+    def wait_for_rasa(self) -> None:
+        assert self.rasa is not None
+        _wait_until_ready(
+            f"{self.url}/status",
+            lambda r: r.status_code == 200 and bool(r.json().get("model_file")),
+            self.rasa,
+            self.rasa_log,
+        )
+
+    def kill_rasa(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: no clean shutdown."""
+        if self.rasa is not None:
+            self.rasa.kill()
+            self.rasa.wait()
+
+    def stop(self) -> None:
+        running = [p for p in (self.actions, self.rasa) if p is not None]
+        for process in running:
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
+def running_assistant(
+    database_url: str, workdir: Path, env: dict[str, str] | None = None
+) -> Iterator[RasaClient]:
+    """The action server and Rasa server of ``AssistantProcesses``, stopped on exit."""
+    processes = AssistantProcesses(database_url, workdir, env)
+    client = RasaClient(processes.url)
+    try:
+        processes.start()
+        yield client
+    finally:
+        client.close()
+        processes.stop()
