@@ -22,7 +22,7 @@ import uvicorn
 from admin.cli import admin_app, nlu_app
 from ccm.web import quiet_http_clients, report_channels
 from ccm.worker import default_worker_id, run_worker
-from ccm_core.entrypoints.cli import OPERATOR, app, configured_core, reported
+from ccm_core.entrypoints.cli import OPERATOR, configured_core, core_app, reported
 from ccm_core.service_layer.report import monthly_report
 from channels import telegram
 from channels.context import channel_context
@@ -31,6 +31,13 @@ from reports.render import write_monthly_report
 from reports.schedule import report_directory
 from reports.texts import LANGUAGES
 
+app = typer.Typer(
+    help="CCM, customer complaint management: set up the database, load the organisation, issue API "
+    "tokens, look at complaints, and run the web server and the delivery worker.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(core_app)
 telegram_app = typer.Typer(help="The Telegram channel.", no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(admin_app, name="admin")
@@ -38,10 +45,6 @@ app.add_typer(nlu_app, name="nlu")
 report_app = typer.Typer(help="The monthly management report.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-app.info.help = (
-    "CCM, customer complaint management: set up the database, load the organisation, issue API tokens, "
-    "look at complaints, and run the web server and the delivery worker."
-)
 
 
 def _logging(level: str) -> None:

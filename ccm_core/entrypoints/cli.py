@@ -37,18 +37,14 @@ from ccm_core.service_layer.views import CaseView, TimelineEntry
 
 OPERATOR = Actor.system("cli")
 
-app = typer.Typer(
-    help="CCM, customer complaint management: set up the database, load the organisation, "
-    "issue API tokens and look at complaints.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+# The core's operator commands; the product's ``ccm`` command (``ccm.cli``) includes them.
+core_app = typer.Typer(no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Bearer tokens for the HTTP API.", no_args_is_help=True)
 complaints_app = typer.Typer(help="Look at complaints as the operator.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(tokens_app, name="tokens")
-app.add_typer(complaints_app, name="complaints")
+core_app.add_typer(db_app, name="db")
+core_app.add_typer(tokens_app, name="tokens")
+core_app.add_typer(complaints_app, name="complaints")
 
 
 # --- plumbing shared by the commands ---
@@ -135,7 +131,7 @@ def db_upgrade() -> None:
     typer.echo(f"The database at {_shown(core.settings.database_url)} has the current schema.")
 
 
-@app.command()
+@core_app.command()
 def seed(
     file: Annotated[
         Path | None,
