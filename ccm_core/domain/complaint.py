@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ccm_core.domain.base import Base, EnumText
 from ccm_core.domain.customer import Customer
-from ccm_core.domain.errors import InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
+from ccm_core.domain.errors import NotFound, PreconditionFailed, ValidationFailed
 from ccm_core.domain.lifecycle import (
     ActionKind,
     CloseReason,
@@ -23,6 +23,7 @@ from ccm_core.domain.lifecycle import (
     Decision,
     Status,
     allowed_commands,
+    refusal,
     target_status,
 )
 from ccm_core.domain.organisation import Category, Department, Staff
@@ -384,12 +385,7 @@ class Complaint(Base, SurveyRound):
         """The current state, if the conversation is with a person: handoff commands need one."""
         current = self.status
         if current == Status.CLOSED:
-            raise InvalidTransition(
-                reference=self.reference,
-                current=current,
-                command=command,
-                allowed=[str(c) for c in allowed_commands(current)],
-            )
+            raise refusal(self.reference, current, command)
         if not self.needs_human:
             raise PreconditionFailed("no_handoff", reference=self.reference)
         return current
@@ -398,12 +394,7 @@ class Complaint(Base, SurveyRound):
         """The current state, if ``command`` may run in it; the typed refusal otherwise."""
         current = self.status
         if target_status(current, command) is None:
-            raise InvalidTransition(
-                reference=self.reference,
-                current=current,
-                command=command,
-                allowed=[str(c) for c in allowed_commands(current)],
-            )
+            raise refusal(self.reference, current, command)
         return current
 
     def _close(self, reason: CloseReason, now: dt.datetime) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ccm_core.domain.errors import InvalidTransition
+
 
 class Status(StrEnum):
     RECEIVED = "received"  # 02/04 record created
@@ -135,3 +137,13 @@ def allowed_commands(status: Status) -> list[Command]:
 def target_status(status: Status, command: Command) -> Status | None:
     """The state ``command`` leads to from ``status``, or None when not allowed."""
     return TRANSITIONS.get((status, command))
+
+
+def refusal(reference: str, current: Status, command: str) -> InvalidTransition:
+    """The typed refusal of ``command`` in ``current``, naming the commands allowed instead."""
+    return InvalidTransition(
+        reference=reference,
+        current=current,
+        command=command,
+        allowed=[str(c) for c in allowed_commands(current)],
+    )

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Mapped
 
-from ccm_core.domain.errors import InvalidTransition, PreconditionFailed
-from ccm_core.domain.lifecycle import CloseReason, Command, Decision, Status, allowed_commands
+from ccm_core.domain.errors import PreconditionFailed
+from ccm_core.domain.lifecycle import CloseReason, Command, Decision, Status, refusal
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.queues import NoticeKind, OutboxKind
 from ccm_core.domain.records import SurveyResponse
@@ -124,12 +124,7 @@ class SurveyRound:
         """No answer yet: ask once more, with the same choices and link. A round is reminded once."""
         before = self.status
         if before != Status.SURVEY_SENT:
-            raise InvalidTransition(
-                reference=self.reference,
-                current=before,
-                command=REMIND_SURVEY,
-                allowed=[str(c) for c in allowed_commands(before)],
-            )
+            raise refusal(self.reference, before, REMIND_SURVEY)
         if self.survey_reminded_at is not None:
             raise PreconditionFailed(
                 "survey_already_reminded",
