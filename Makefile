@@ -20,6 +20,7 @@ MODEL := $(CACHE_DIR)/models/ccm-$(MODEL_HASH).tar.gz
 export RASA_TELEMETRY_ENABLED := false
 export CCM_RASA_BIN := $(abspath $(RASA))
 export CCM_RASA_MODEL := $(MODEL)
+export CCM_CACHE_DIR := $(abspath $(CACHE_DIR))
 # Real customers' text, for evaluation only: kept by the team beside the repository, never copied into it.
 REALTEXT ?= $(abspath ../shared/data/realtext)
 # Browser tests: Debian's Chromium (never a browser download) and the rasa-webchat widget from npm.

@@ -20,6 +20,7 @@ from rasa_sdk.executor import ActionExecutor, ActionExecutorRunResult
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
 
 from actions.conversation import text
+from ccm_core.settings import CoreSettings
 
 logger = logging.getLogger("actions")
 
@@ -54,10 +55,10 @@ def failed_turn(action_call: dict[str, Any]) -> ActionExecutorRunResult:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("CCM_ACTION_SERVER_PORT", "5055")))
+    parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args()
-    logging.basicConfig(level=os.environ.get("CCM_LOG_LEVEL", "INFO"))
-    os.environ.setdefault("SANIC_HOST", "127.0.0.1")
+    logging.basicConfig(level=CoreSettings().log_level)
+    os.environ.setdefault("SANIC_HOST", "127.0.0.1")  # rasa-sdk takes its address from the environment only
     executor = AnsweringActionExecutor()
     executor.register_package("actions")
     run(executor, port=args.port)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -35,11 +33,8 @@ def password(
 
 
 def _training_settings(tolerance: float | None = None) -> TrainingSettings:
-    try:
-        return TrainingSettings.from_env(tolerance=tolerance)
-    except ValueError as wrong:
-        typer.echo(str(wrong), err=True)
-        raise typer.Exit(1) from None
+    """The environment's training settings; a tolerance given on the command line wins."""
+    return TrainingSettings(**({} if tolerance is None else {"nlu_tolerance": tolerance}))
 
 
 @nlu_app.command("retrain")
@@ -125,9 +120,8 @@ def nlu_rollback(
 def nlu_serving_model() -> None:
     """Print the model the Rasa server should start with (the Procfile's ``--model``): the deployed one,
     unless the model ``make`` built (CCM_RASA_MODEL) is newer."""
-    built = os.environ.get("CCM_RASA_MODEL")
     with reported(), configured_core() as core:
-        chosen = training.model_to_serve(core, Path(built) if built else None)
+        chosen = training.model_to_serve(core, _training_settings().rasa_model)
     if chosen is None:
         typer.echo("No model: run `make model`, or set CCM_RASA_MODEL.", err=True)
         raise typer.Exit(1)

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,10 @@ from ccm_core.domain.policy import Actor
 from ccm_core.i18n import LANGUAGES, best_language, normalise_language, translate
 from ccm_core.service_layer import sessions, staff_views, teaching
 from ccm_core.service_layer.teaching import ModelView, RetrainJob
-from channels.settings import ChannelSettings
+from channels.settings import AssistantSettings
+
+if TYPE_CHECKING:  # the retrain pipeline itself is imported when a rollback needs it
+    from admin.training import TrainingSettings
 
 log = logging.getLogger(__name__)
 
@@ -228,17 +231,19 @@ class Console:
     def __init__(
         self,
         core: Core,
-        settings: ChannelSettings,
+        assistant: AssistantSettings,
+        training: TrainingSettings,
         project: AssistantProject | None = None,
         http: Callable[[], httpx.Client] | None = None,
     ) -> None:
         self.core = core
-        self.settings = settings
+        self.assistant = assistant
+        self.training = training
         self.project = project or AssistantProject()
         self.http = http or (lambda: httpx.Client(timeout=RASA_TIMEOUT_SECONDS))
         self.zone = ZoneInfo(core.settings.timezone)
         # Counts sign-in attempts per account, in Redis or the database, so every replica shares them.
-        self.guard = core.guard(settings.redis_url or None)
+        self.guard = core.guard()
 
     # sessions and language
 
@@ -497,9 +502,11 @@ class Console:
     def transcript(self, conversation_id: str) -> list[Turn]:
         """The conversation's user and bot messages from Rasa's HTTP API, in order."""
         params = {"include_events": "ALL"}
-        if self.settings.rasa_token:
-            params["token"] = self.settings.rasa_token
-        url = f"{self.settings.rasa_url.rstrip('/')}/conversations/{quote(conversation_id, safe=':')}/tracker"
+        if self.assistant.rasa_token:
+            params["token"] = self.assistant.rasa_token
+        url = (
+            f"{self.assistant.rasa_url.rstrip('/')}/conversations/{quote(conversation_id, safe=':')}/tracker"
+        )
         try:
             with self.http() as client:
                 response = client.get(url, params=params)
@@ -550,9 +557,14 @@ def static_files() -> StaticFiles:
 SIGN_IN_ATTEMPTS_PER_MINUTE = 5  # per account: a password cannot be guessed by trying
 
 
-def routes(core: Core, settings: ChannelSettings, project: AssistantProject | None = None) -> APIRouter:
+def routes(
+    core: Core,
+    assistant: AssistantSettings,
+    training: TrainingSettings,
+    project: AssistantProject | None = None,
+) -> APIRouter:
     """The console's pages under ``/admin`` (mount ``static_files()`` at ``STATIC_PATH`` beside them)."""
-    console = Console(core, settings, project)
+    console = Console(core, assistant, training, project)
     router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=ConsoleRoute)
     signed_in = Depends(console.signed_in)
     form_sender = Depends(console.form_sender)
@@ -700,9 +712,7 @@ def routes(core: Core, settings: ChannelSettings, project: AssistantProject | No
         # The pipeline's own failures (Rasa down, the model's file gone) say why in its words.
         failed_types = (getattr(training, "RetrainFailed", CCMError),)
         try:
-            model = training.roll_back(
-                console.core, training.TrainingSettings.from_env(), admin.actor, model_id
-            )
+            model = training.roll_back(console.core, console.training, admin.actor, model_id)
         except CCMError as refused:
             return console.models_page(
                 request, admin, status=refused.http_status, error=refused.message(language)

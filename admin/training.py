@@ -35,11 +35,13 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings
 
 from admin.project import DEFAULT_PROJECT, LEARNED_DOMAIN, LEARNED_RULES, AssistantProject, reviewed_file
 from ccm_core.bootstrap import Core
@@ -48,11 +50,12 @@ from ccm_core.domain.policy import Actor
 from ccm_core.i18n import LANGUAGES
 from ccm_core.service_layer import access, teaching
 from ccm_core.service_layer.teaching import ModelView, RetrainJob
+from ccm_core.settings import SECTION
+from channels.settings import AssistantSettings
 
 log = logging.getLogger("ccm.retrain")
 
 DEFAULT_TOLERANCE = 0.02
-DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 EVAL_SCRIPT = DEFAULT_PROJECT / "eval" / "nlu_eval.py"
 RETRAIN_LEASE_SECONDS = 3 * 3600  # longer than any retrain; another worker takes over after a crash
 METRIC = "intent_macro_f1"
@@ -76,22 +79,25 @@ PROJECT_FILES = ("--domain", "domain", "--data", "data", "--config", "config.yml
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ccm"
+class TrainingSettings(BaseSettings):
+    """Where the project, the models and the Rasa environment are, and how much worse is too much.
 
+    ``CCM_RASA_PROJECT``, ``CCM_CACHE_DIR`` (models under ``models/``), ``CCM_MODELS_DIR``, ``CCM_RASA_BIN``,
+    ``CCM_RASA_MODEL``, ``CCM_NLU_TOLERANCE``, ``CCM_NLU_REALTEXT_DIR``; the Rasa server from the assistant's.
+    """
 
-@dataclass(frozen=True)
-class TrainingSettings:
-    """Where the project, the models and the Rasa environment are, and how much worse is too much."""
+    model_config = SECTION
 
-    project: AssistantProject = field(default_factory=AssistantProject)
-    models_dir: Path = field(default_factory=lambda: _cache_dir() / "models")
+    rasa_project: Path = DEFAULT_PROJECT
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "ccm")
+    models_dir: Path | None = None  # default: cache_dir / "models"
     rasa_bin: Path | None = None
-    rasa_url: str = DEFAULT_RASA_URL
-    rasa_token: str | None = None
-    tolerance: float = DEFAULT_TOLERANCE
+    # The model ``make`` trained for this checkout: served until a retrain deploys another.
+    rasa_model: Path | None = None
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    nlu_tolerance: float = DEFAULT_TOLERANCE
     # Real customers' text kept by the operator for evaluation only (CSV, as eval/nlu_eval.py reads).
-    realtext_dir: Path | None = None
+    nlu_realtext_dir: Path | None = None
     # Where ``components.folding_tokenizer`` is found (the product's Rasa project): a copy of a
     # project elsewhere (the tests' small one) trains with the same custom tokenizer.
     components_path: Path = DEFAULT_PROJECT
@@ -101,25 +107,13 @@ class TrainingSettings:
     eval_timeout: float = 1200
     deploy_timeout: float = 600
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> TrainingSettings:
-        """``CCM_RASA_PROJECT``, ``CCM_MODELS_DIR``, ``CCM_RASA_BIN``, ``CCM_RASA_URL``, ``CCM_RASA_TOKEN``,
-        ``CCM_NLU_TOLERANCE``, ``CCM_NLU_REALTEXT_DIR``; ``overrides`` (not None) win."""
-        env = os.environ
-        values: dict[str, Any] = {
-            "project": AssistantProject(Path(env.get("CCM_RASA_PROJECT") or DEFAULT_PROJECT)),
-            "models_dir": Path(env.get("CCM_MODELS_DIR") or _cache_dir() / "models"),
-            "rasa_bin": Path(env["CCM_RASA_BIN"]) if env.get("CCM_RASA_BIN") else None,
-            "rasa_url": env.get("CCM_RASA_URL") or DEFAULT_RASA_URL,
-            "rasa_token": env.get("CCM_RASA_TOKEN") or None,
-            "realtext_dir": Path(env["CCM_NLU_REALTEXT_DIR"]) if env.get("CCM_NLU_REALTEXT_DIR") else None,
-        }
-        try:
-            values["tolerance"] = float(env.get("CCM_NLU_TOLERANCE") or DEFAULT_TOLERANCE)
-        except ValueError:
-            raise ValueError("CCM_NLU_TOLERANCE must be a number, such as 0.02.") from None
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values)
+    @property
+    def project(self) -> AssistantProject:
+        return AssistantProject(self.rasa_project)
+
+    @property
+    def models(self) -> Path:
+        return self.models_dir or self.cache_dir / "models"
 
     @property
     def rasa_available(self) -> bool:
@@ -132,7 +126,7 @@ class TrainingSettings:
 
     @property
     def train_cache_dir(self) -> Path:
-        return self.models_dir.parent / "rasa-train-cache"
+        return self.models.parent / "rasa-train-cache"
 
 
 class RetrainFailed(Exception):
@@ -302,7 +296,7 @@ def _environment(settings: TrainingSettings) -> dict[str, str]:
     if components not in paths:
         paths.append(components)
     return {
-        **os.environ,
+        **os.environ,  # the Rasa programs run with this process's environment (PATH, locale, proxies)
         "PYTHONPATH": os.pathsep.join(paths),
         "RASA_TELEMETRY_ENABLED": "false",
         "RASA_CACHE_DIRECTORY": str(settings.train_cache_dir),
@@ -368,8 +362,8 @@ class RasaServer:
 @contextlib.contextmanager
 def _exclusive(settings: TrainingSettings) -> Iterator[None]:
     """One retrain or rollback at a time on this machine (CLI and worker alike)."""
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    with (settings.models_dir / ".retrain.lock").open("w") as lock:
+    settings.models.mkdir(parents=True, exist_ok=True)
+    with (settings.models / ".retrain.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -440,7 +434,7 @@ def train_model(settings: TrainingSettings, name: str, env: dict[str, str] | Non
     """``rasa train`` on the project as it is, into ``<models_dir>/<name>.tar.gz``."""
     assert settings.rasa_bin is not None
     env = env or _environment(settings)
-    out = settings.models_dir.resolve()
+    out = settings.models.resolve()
     _run(
         "rasa train",
         [str(settings.rasa_bin), "train", *PROJECT_FILES, "--out", str(out), "--fixed-model-name", name],
@@ -473,7 +467,11 @@ def _evaluate(settings: TrainingSettings, env: dict[str, str], model: Path) -> d
                 str(settings.rasa_python),
                 str(settings.eval_script),
                 *("--model", str(model), "--data", str(settings.project.eval_dir.resolve())),
-                *(("--realtext", str(settings.realtext_dir.resolve())) if settings.realtext_dir else ()),
+                *(
+                    ("--realtext", str(settings.nlu_realtext_dir.resolve()))
+                    if settings.nlu_realtext_dir
+                    else ()
+                ),
                 # The comparison decides, not fixed targets.
                 *("--target", "0", "--recall", "0", "--false-rate", "1", "--out", str(out)),
             ],
@@ -496,13 +494,13 @@ def _find_model_file(
         None,
     )
     places = [Path(recorded.path)] if recorded else []
-    places += [settings.models_dir / file_name, Path(os.environ.get("CCM_RASA_MODEL") or "")]
+    places += [settings.models / file_name, settings.rasa_model or Path()]
     for path in places:
         if path.name == file_name and path.is_file():
             return path.resolve(), recorded
     raise RetrainFailed(
         "status",
-        f"The model in service, {file_name}, is not in {settings.models_dir}: it cannot be evaluated, "
+        f"The model in service, {file_name}, is not in {settings.models}: it cannot be evaluated, "
         "so no candidate can be compared with it.",
     )
 
@@ -522,7 +520,7 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
             "setup",
             "The Rasa environment is not there: set CCM_RASA_BIN (run through `make`, which builds it).",
         )
-    rasa = RasaServer(settings.rasa_url, settings.rasa_token, settings.deploy_timeout)
+    rasa = RasaServer(settings.assistant.rasa_url, settings.assistant.rasa_token, settings.deploy_timeout)
     env = _environment(settings)
     seconds: dict[str, float] = {}
     started = time.monotonic()
@@ -552,7 +550,7 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
                 theirs = pool.submit(_evaluate, settings, env, serving_path)
                 evaluation, baseline = ours.result(), theirs.result()
             mark = timed("evaluate", mark)
-            verdicts = compare(evaluation, baseline, settings.tolerance)
+            verdicts = compare(evaluation, baseline, settings.nlu_tolerance)
             refusals = [v.refusal for v in verdicts if not v.kept]
             if serving_view is None:
                 # The model in service came from elsewhere (make's first model): keep it, to roll back to.
@@ -573,7 +571,7 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
                 mark = timed("deploy", mark)
                 gated = ", ".join(dict.fromkeys(v.gate.label for v in verdicts))
                 reason = (
-                    f"{gated} within {_tolerance(settings.tolerance)} of {_model_name(serving)} "
+                    f"{gated} within {_tolerance(settings.nlu_tolerance)} of {_model_name(serving)} "
                     "or better in every language"
                 )
             else:
@@ -607,7 +605,7 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
         verdicts=verdicts,
         reason=reason,
         examples_added=added,
-        tolerance=settings.tolerance,
+        tolerance=settings.nlu_tolerance,
         seconds=seconds,
     )
 
@@ -639,7 +637,9 @@ def roll_back(core: Core, settings: TrainingSettings, actor: Actor, model_id: in
     if not path.is_file():
         raise RetrainFailed("rollback", f"The file of {view.name} is gone: {path}")
     with _exclusive(settings):
-        RasaServer(settings.rasa_url, settings.rasa_token, settings.deploy_timeout).load(path)
+        RasaServer(settings.assistant.rasa_url, settings.assistant.rasa_token, settings.deploy_timeout).load(
+            path
+        )
         rolled = teaching.rolled_back(core.unit_of_work(), actor, model_id)
     log.info("rollback: %s in service again", view.name)
     return rolled

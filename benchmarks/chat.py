@@ -63,7 +63,7 @@ from ccm_core.adapters.db import DatabaseUnavailable, create_db_engine
 from ccm_core.adapters.migrations import upgrade
 from ccm_core.bootstrap import bootstrap
 from ccm_core.service_layer.organisation import seed_organisation
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.harness import AssistantUnavailable, RasaClient, running_assistant
 
 DATABASES = ("sqlite", "postgresql")
@@ -489,7 +489,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="ccm-bench-chat-") as directory:
         workdir = Path(directory)
         upgrade(url)
-        core = bootstrap(Settings(data_dir=workdir, database_url=url))
+        core = bootstrap(CoreSettings(data_dir=workdir, database_url=url))
         try:
             seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
             version = ".".join(map(str, core.engine.dialect.server_version_info or ()))

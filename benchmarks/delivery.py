@@ -34,7 +34,7 @@ from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer import services
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.services import CustomerDetails
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.harness import AssistantProcesses, AssistantUnavailable
 
 CCM = Path(sys.executable).parent / "ccm"
@@ -116,7 +116,7 @@ def main() -> int:
     rows = [["workers", "messages", "seconds", "messages/s"]]
     with fresh_database("postgresql") as url, tempfile.TemporaryDirectory(prefix="ccm-bench-") as workdir:
         upgrade(url)
-        core = bootstrap(Settings(data_dir=Path(workdir), database_url=url))
+        core = bootstrap(CoreSettings(data_dir=Path(workdir), database_url=url))
         seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
         assistant = AssistantProcesses(url, Path(workdir))
         try:

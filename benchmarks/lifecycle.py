@@ -33,7 +33,7 @@ from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import access, services
 from ccm_core.service_layer.organisation import seed_organisation
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 
 DATABASES = ("sqlite", "postgresql")
 POSTGRES_SERVER_URL = os.environ.get(
@@ -198,7 +198,7 @@ def act_and_survey(core: Core, actor: Actor, reference: str, timed: Timings) -> 
 def run(kind: str, complaints: int) -> Run:
     with fresh_database(kind) as url:
         upgrade(url)
-        core = bootstrap(Settings(database_url=url))
+        core = bootstrap(CoreSettings(database_url=url))
         try:
             seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
             timings = Timings()

@@ -34,7 +34,7 @@ from ccm_core.domain.policy import Actor
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.report import MonthlyReport, monthly_report
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from reports.render import write_monthly_report
 
 UNTIL = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)  # the report is made on the first of the month after
@@ -59,7 +59,9 @@ class Result:
 def timed_report(url: str) -> tuple[float, MonthlyReport]:
     engine = create_db_engine(url)
     try:
-        uow = UnitOfWork(session_factory(engine), settings=Settings(database_url=url), clock=lambda: UNTIL)
+        uow = UnitOfWork(
+            session_factory(engine), settings=CoreSettings(database_url=url), clock=lambda: UNTIL
+        )
         start = time.perf_counter()
         report = monthly_report(uow, Actor.system("benchmark"), REPORT_YEAR, REPORT_MONTH)
         return time.perf_counter() - start, report
@@ -73,7 +75,8 @@ def run(complaints: int, months: int) -> Result:
         engine = create_db_engine(url, isolation_level="AUTOCOMMIT")
         try:
             seed_organisation(
-                UnitOfWork(session_factory(engine), settings=Settings(database_url=url)), DEMO_ORGANISATION
+                UnitOfWork(session_factory(engine), settings=CoreSettings(database_url=url)),
+                DEMO_ORGANISATION,
             )
             start = time.perf_counter()
             generate(url, complaints=complaints, months=months, until=UNTIL)

@@ -60,10 +60,10 @@ from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import services
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.services import CustomerDetails
-from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.settings import ChannelSettings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from channels.slack import EVENTS_PATH, blocks
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack, channel_id, form, signed
+from tests.harness import product_settings
 from tests.http_server import serving
 
 DATABASES = ("sqlite", "postgresql")
@@ -410,7 +410,7 @@ def receive(connection: Connection, seconds: float, what: str) -> Any:
 def run(kind: str, staff: int, clicks: int, concurrent_clicks: int, time_limit: float) -> Run:
     with fresh_database(kind) as url, tempfile.TemporaryDirectory(prefix="ccm-bench-") as workdir:
         upgrade(url)
-        core = bootstrap(Settings(data_dir=Path(workdir), database_url=url))
+        core = bootstrap(CoreSettings(data_dir=Path(workdir), database_url=url))
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         side = context.Process(target=slack_side, args=(theirs,), name="ccm-bench-slack", daemon=True)
@@ -424,14 +424,14 @@ def run(kind: str, staff: int, clicks: int, concurrent_clicks: int, time_limit: 
             side.start()
             theirs.close()  # the child's end: if the child dies, ours reads end-of-file at once
             slack_url = receive(ours, START_SECONDS, "start")
-            channels = ChannelSettings(
-                redis_url="",
+            settings = product_settings(
+                core,
                 slack_bot_token=BOT_TOKEN,
                 slack_signing_secret=SIGNING_SECRET,
                 slack_mode="http",
                 slack_api_url=f"{slack_url}/api/",
             )
-            with serving(create_app(core, channels)) as base:
+            with serving(create_app(core, settings)) as base:
                 ours.send(
                     {
                         "url": f"{base}{EVENTS_PATH}",

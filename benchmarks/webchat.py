@@ -34,7 +34,7 @@ from benchmarks.lifecycle import milliseconds_at, table
 from ccm_core.adapters.migrations import upgrade
 from ccm_core.bootstrap import bootstrap
 from ccm_core.service_layer.organisation import seed_organisation
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.harness import AssistantProcesses, AssistantUnavailable
 
 CCM = Path(sys.executable).parent / "ccm"
@@ -113,7 +113,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ccm-bench-") as workdir:
         url = f"sqlite:///{Path(workdir) / 'ccm.db'}"
         upgrade(url)
-        core = bootstrap(Settings(data_dir=Path(workdir), database_url=url))
+        core = bootstrap(CoreSettings(data_dir=Path(workdir), database_url=url))
         seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
         core.engine.dispose()
         assistant = AssistantProcesses(url, Path(workdir))

@@ -20,13 +20,13 @@ import typer
 import uvicorn
 
 from admin.cli import admin_app, nlu_app
+from ccm.settings import load_settings
 from ccm.web import quiet_http_clients, report_channels
 from ccm.worker import default_worker_id, run_worker
 from ccm_core.entrypoints.cli import OPERATOR, configured_core, core_app, reported
 from ccm_core.service_layer.report import monthly_report
 from channels import telegram
 from channels.context import channel_context
-from channels.settings import ChannelSettings
 from reports.render import write_monthly_report
 from reports.schedule import report_directory
 from reports.texts import LANGUAGES
@@ -60,20 +60,21 @@ def serve(
     ] = None,
 ) -> None:
     """Run the web server until Ctrl-C: the API (docs at /docs), the web chat (/chat) and the webhooks."""
-    with reported(), configured_core() as core:
-        settings = core.settings
-        channels = ChannelSettings()
+    with reported():
+        settings = load_settings()
+    with reported(), configured_core(settings.core) as core:
+        channels = settings.channels
         for line in report_channels(channels):
             typer.echo(line)
         if channels.telegram_on and channels.telegram_mode == "webhook" and channels.telegram_webhook_url:
-            asyncio.run(telegram.register_webhook(channel_context(core, channels)))
+            asyncio.run(telegram.register_webhook(channel_context(core, channels, settings.assistant)))
             typer.echo("telegram: webhook registered")
     uvicorn.run(
         "ccm.web:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
+        host=host or settings.core.host,
+        port=port or settings.core.port,
+        log_level=settings.core.log_level.lower(),
     )
 
 
@@ -82,26 +83,29 @@ def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="Name in the outbox's claims.")] = None,
 ) -> None:
     """Deliver the messages the process owes customers, until Ctrl-C or SIGTERM."""
-    with reported(), configured_core() as core:
+    with reported():
+        settings = load_settings()
+    with reported(), configured_core(settings.core) as core:
         _logging(core.settings.log_level)
-        channels = ChannelSettings()
-        for line in report_channels(channels):
+        for line in report_channels(settings.channels):
             typer.echo(line)
-        asyncio.run(run_worker(core, channels, worker_id or default_worker_id()))
+        asyncio.run(run_worker(core, settings, worker_id or default_worker_id()))
 
 
 @telegram_app.command("poll")
 def telegram_poll() -> None:
     """Receive Telegram updates by long polling (local development) until Ctrl-C."""
-    with reported(), configured_core() as core:
+    with reported():
+        settings = load_settings()
+    with reported(), configured_core(settings.core) as core:
         _logging(core.settings.log_level)
-        channels = ChannelSettings()
-        if not channels.telegram_token:
+        channels = settings.channels
+        if not channels.telegram_bot_token:
             typer.echo("Telegram is off: set CCM_TELEGRAM_BOT_TOKEN.", err=True)
             raise typer.Exit(1)
 
         async def polling() -> None:
-            ctx = channel_context(core, channels)
+            ctx = channel_context(core, channels, settings.assistant)
             stop = asyncio.Event()
             try:
                 await telegram.poll(ctx, stop)

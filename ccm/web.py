@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from admin import console
+from ccm.settings import Settings, load_settings
 from ccm_core.bootstrap import Core
 from ccm_core.entrypoints import api
 from channels import slack, telegram, web, whatsapp
@@ -44,12 +45,13 @@ def quiet_http_clients() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def create_app(core: Core | None = None, settings: ChannelSettings | None = None):
-    """The whole web server; without a core, on the settings of the environment (``uvicorn --factory``)."""
+def create_app(core: Core | None = None, product: Settings | None = None) -> FastAPI:
+    """The whole web server; without arguments, on the environment's settings (``uvicorn --factory``)."""
     quiet_http_clients()
-    app = api.create_app(core)
-    settings = settings or ChannelSettings()
-    ctx: ChannelContext = channel_context(app.state.core, settings)
+    product = product or load_settings()
+    app = api.create_app(core, product.core)
+    settings = product.channels
+    ctx: ChannelContext = channel_context(app.state.core, settings, product.assistant)
     for line in report_channels(settings):
         log.info(line)
     if settings.telegram_on and settings.telegram_mode == "webhook":
@@ -62,7 +64,7 @@ def create_app(core: Core | None = None, settings: ChannelSettings | None = None
             keep_connected(app, lambda: slack.socket_mode(staff_app, settings.slack_app_token))
         else:
             app.include_router(slack.routes(staff_app))
-    app.include_router(console.routes(app.state.core, settings))
+    app.include_router(console.routes(app.state.core, product.assistant, product.training))
     app.mount(console.STATIC_PATH, console.static_files(), name="admin-static")
     app.include_router(survey_page.routes(app.state.core))
     return web.mount(app, ctx)

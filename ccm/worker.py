@@ -15,6 +15,7 @@ import socket
 from slack_sdk.web.async_client import AsyncWebClient
 
 from admin.training import TrainingSettings, run_queued_retrain
+from ccm.settings import Settings
 from ccm_core.bootstrap import Core
 from ccm_core.service_layer import services
 from channels import email, telegram, web, whatsapp
@@ -22,7 +23,6 @@ from channels.context import ChannelContext, channel_context
 from channels.delivery import DeliveryWorker
 from channels.loops import run_every
 from channels.sending import Sender
-from channels.settings import ChannelSettings
 from channels.slack import SlackNotifier
 from reports.schedule import run_monthly_reports_forever
 from surveys.scheduler import run_survey_schedule_forever
@@ -85,11 +85,10 @@ async def run_retrain_requests(
     await run_every(stop, poll_seconds, retrain)
 
 
-async def run_worker(
-    core: Core, settings: ChannelSettings, worker_id: str, training: TrainingSettings | None = None
-) -> None:
+async def run_worker(core: Core, product: Settings, worker_id: str) -> None:
     """Deliver until SIGTERM or SIGINT; the batch in hand is finished first."""
-    ctx = channel_context(core, settings)
+    settings, training = product.channels, product.training
+    ctx = channel_context(core, settings, product.assistant)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -117,14 +116,13 @@ async def run_worker(
         if client and management
         else "files only: no Slack management channel",
     )
-    training = training or TrainingSettings.from_env()
     if training.rasa_available:
         jobs.append(run_retrain_requests(core, training, worker_id, stop))
         log.info(
             "worker %s running retrain requests: Rasa at %s, models in %s",
             worker_id,
-            training.rasa_url,
-            training.models_dir,
+            training.assistant.rasa_url,
+            training.models,
         )
     else:
         log.info("worker %s not running retrain requests: CCM_RASA_BIN is not set (make sets it)", worker_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ccm_core.bootstrap import Core
 from ccm_core.service_layer.ports import Guard
 from channels.inbound import AsyncRasa, Inbound
-from channels.settings import ChannelSettings
+from channels.settings import AssistantSettings, ChannelSettings
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,7 @@ class ChannelContext:
     inbound: Inbound
 
 
-def channel_context(core: Core, settings: ChannelSettings | None = None) -> ChannelContext:
-    settings = settings or ChannelSettings()
-    guard = core.guard(settings.redis_url or None)
-    rasa = AsyncRasa(settings.rasa_url, settings.rasa_token)
+def channel_context(core: Core, settings: ChannelSettings, assistant: AssistantSettings) -> ChannelContext:
+    guard = core.guard()
+    rasa = AsyncRasa(assistant.rasa_url, assistant.rasa_token)
     return ChannelContext(core, settings, guard, rasa, Inbound(core, rasa, guard, settings.chat_rate_limit))

@@ -8,7 +8,6 @@ replicas can serve the same conversations.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,21 @@ from urllib.parse import urlsplit
 import yaml
 from sqlalchemy import make_url
 
-from ccm_core.settings import Settings, load_settings
-
-ACTION_SERVER_URL = "http://127.0.0.1:5055/webhook"
-RASA_URL = "http://127.0.0.1:5005"
+from ccm_core.settings import CoreSettings
+from channels.settings import AssistantSettings
 
 
-def tracker_store(settings: Settings, redis_url: str | None) -> dict[str, Any]:
+def tracker_store(core: CoreSettings, assistant: AssistantSettings) -> dict[str, Any]:
     """Rasa's tracker store: Redis when configured, else SQL next to the core's database."""
-    if redis_url:
-        return {"type": "redis", **_redis(redis_url), "key_prefix": "ccm"}  # Rasa makes it ccm:tracker:<id>
-    url = make_url(os.environ.get("CCM_RASA_TRACKER_URL") or settings.database_url)
+    if core.redis_url:
+        return {
+            "type": "redis",
+            **_redis(core.redis_url),
+            "key_prefix": "ccm",
+        }  # Rasa makes it ccm:tracker:<id>
+    url = make_url(assistant.rasa_tracker_url or core.database_url)
     if url.get_backend_name() == "sqlite":
-        database = Path(url.database or settings.data_dir / "ccm.db")
+        database = Path(url.database or core.data_dir / "ccm.db")
         return {
             "type": "SQL",
             "dialect": "sqlite",
@@ -51,14 +52,14 @@ def _redis(url: str) -> dict[str, Any]:
     return config
 
 
-def endpoints(settings: Settings, action_server_url: str, redis_url: str | None) -> dict[str, Any]:
+def endpoints(core: CoreSettings, assistant: AssistantSettings) -> dict[str, Any]:
     """The content of Rasa's ``endpoints.yml``: our action server, the tracker store, the lock store."""
     config: dict[str, Any] = {
-        "action_endpoint": {"url": action_server_url},
-        "tracker_store": tracker_store(settings, redis_url),
+        "action_endpoint": {"url": assistant.action_server_url},
+        "tracker_store": tracker_store(core, assistant),
     }
-    if redis_url:
-        config["lock_store"] = {"type": "redis", **_redis(redis_url), "key_prefix": "ccm"}
+    if core.redis_url:
+        config["lock_store"] = {"type": "redis", **_redis(core.redis_url), "key_prefix": "ccm"}
     return config
 
 
@@ -69,9 +70,5 @@ def write_endpoints(path: Path, config: dict[str, Any]) -> Path:
 
 
 if __name__ == "__main__":
-    deployment = endpoints(
-        load_settings(),
-        os.environ.get("CCM_ACTION_SERVER_URL", ACTION_SERVER_URL),
-        os.environ.get("CCM_REDIS_URL"),
-    )
+    deployment = endpoints(CoreSettings(), AssistantSettings())
     print(write_endpoints(Path(sys.argv[1] if len(sys.argv) > 1 else "var/rasa/endpoints.yml"), deployment))

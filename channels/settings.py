@@ -1,95 +1,95 @@
-"""Channel settings from the environment. A channel whose secrets are absent stays off."""
+"""The channels' and the assistant's settings, read from the environment (``CCM_*``).
+
+A channel whose secrets are absent stays off. Both are sections of the product's one
+settings object (``ccm.settings``), built once when a process starts.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
-from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode
+
+from ccm_core.settings import SECTION, Hidden
+
+RASA_URL = "http://127.0.0.1:5005"
+ACTION_SERVER_URL = "http://127.0.0.1:5055/webhook"
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+class AssistantSettings(BaseSettings):
+    """How the product reaches the Rasa server, and how the Rasa server reaches the product."""
+
+    model_config = SECTION
+
+    rasa_url: str = RASA_URL
+    rasa_token: Hidden = ""  # Rasa's HTTP API token, when Rasa listens beyond loopback
+    action_server_url: str = ACTION_SERVER_URL
+    # Rasa's SQL tracker store, when it is not to share the core's database server.
+    rasa_tracker_url: Hidden = ""
 
 
-def _int(name: str, default: int) -> int:
-    raw = _env(name)
-    return int(raw) if raw else default
+class ChannelSettings(BaseSettings):
+    """The customer channels (web chat, Telegram, WhatsApp, e-mail), Slack for staff, and delivery."""
 
+    model_config = SECTION
 
-def _float(name: str, default: float) -> float:
-    raw = _env(name)
-    return float(raw) if raw else default
-
-
-def _switch(name: str, default: bool) -> bool:
-    raw = _env(name).lower()
-    return raw in {"1", "true", "yes", "on"} if raw else default
-
-
-def _templates(raw: str) -> dict[str, str]:
-    """``interim_notice=ccm_interim_notice,survey=ccm_survey`` as a mapping of notice kind to template."""
-    pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
-    return {kind.strip(): name.strip() for kind, name in pairs if kind.strip() and name.strip()}
-
-
-@dataclass(frozen=True)
-class ChannelSettings:
-    rasa_url: str = field(default_factory=lambda: _env("CCM_RASA_URL", "http://127.0.0.1:5005"))
-    rasa_token: str = field(default_factory=lambda: _env("CCM_RASA_TOKEN"))
-    redis_url: str = field(default_factory=lambda: _env("CCM_REDIS_URL"))
     # Messages one customer may send per minute before the assistant asks them to slow down.
-    chat_rate_limit: int = field(default_factory=lambda: _int("CCM_CHAT_RATE_LIMIT", 20))
+    chat_rate_limit: int = 20
 
-    telegram_token: str = field(default_factory=lambda: _env("CCM_TELEGRAM_BOT_TOKEN"))
-    telegram_webhook_secret: str = field(default_factory=lambda: _env("CCM_TELEGRAM_WEBHOOK_SECRET"))
+    telegram_bot_token: Hidden = ""
+    telegram_webhook_secret: Hidden = ""
     # A self-hosted Bot API server, or a local test server, instead of Telegram's.
-    telegram_api_url: str = field(
-        default_factory=lambda: _env("CCM_TELEGRAM_API_URL", "https://api.telegram.org/bot")
-    )
-    telegram_mode: str = field(default_factory=lambda: _env("CCM_TELEGRAM_MODE", "webhook"))  # or polling
-    telegram_webhook_url: str = field(default_factory=lambda: _env("CCM_TELEGRAM_WEBHOOK_URL"))
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_mode: str = "webhook"  # or polling
+    telegram_webhook_url: str = ""
 
-    whatsapp_token: str = field(default_factory=lambda: _env("CCM_WHATSAPP_TOKEN"))
-    whatsapp_phone_number_id: str = field(default_factory=lambda: _env("CCM_WHATSAPP_PHONE_NUMBER_ID"))
-    whatsapp_app_secret: str = field(default_factory=lambda: _env("CCM_WHATSAPP_APP_SECRET"))
-    whatsapp_verify_token: str = field(default_factory=lambda: _env("CCM_WHATSAPP_VERIFY_TOKEN"))
-    whatsapp_api_url: str = field(
-        default_factory=lambda: _env("CCM_WHATSAPP_API_URL", "https://graph.facebook.com")
-    )
-    whatsapp_api_version: str = field(default_factory=lambda: _env("CCM_WHATSAPP_API_VERSION", "22.0"))
-    # Approved template per notice kind, for messages outside the 24-hour customer-service window.
-    whatsapp_templates: dict[str, str] = field(
-        default_factory=lambda: _templates(_env("CCM_WHATSAPP_TEMPLATES"))
-    )
+    whatsapp_token: Hidden = ""
+    whatsapp_phone_number_id: str = ""
+    whatsapp_app_secret: Hidden = ""
+    whatsapp_verify_token: Hidden = ""
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "22.0"
+    # Approved template per notice kind, for messages outside the 24-hour customer-service window:
+    # ``interim_notice=ccm_interim_notice,survey=ccm_survey``.
+    whatsapp_templates: Annotated[dict[str, str], NoDecode] = {}
 
-    slack_bot_token: str = field(default_factory=lambda: _env("CCM_SLACK_BOT_TOKEN"))
-    slack_signing_secret: str = field(default_factory=lambda: _env("CCM_SLACK_SIGNING_SECRET"))
+    slack_bot_token: Hidden = ""
+    slack_signing_secret: Hidden = ""
     # Socket Mode (no public URL needed) instead of HTTP requests to /slack/events.
-    slack_mode: str = field(default_factory=lambda: _env("CCM_SLACK_MODE", "http"))  # or socket
-    slack_app_token: str = field(default_factory=lambda: _env("CCM_SLACK_APP_TOKEN"))
+    slack_mode: str = "http"  # or socket
+    slack_app_token: Hidden = ""
     # Slack's Web API; a local stand-in in tests.
-    slack_api_url: str = field(default_factory=lambda: _env("CCM_SLACK_API_URL", "https://slack.com/api/"))
+    slack_api_url: str = "https://slack.com/api/"
     # Where the monthly management report is posted: a channel id (C…), as Slack shares files by id.
-    slack_management_channel: str = field(default_factory=lambda: _env("CCM_SLACK_MANAGEMENT_CHANNEL"))
+    slack_management_channel: str = ""
 
     # E-mail for customers who came by e-mail (or phone, with an address): an SMTP relay. STARTTLS is
     # required unless turned off (a relay on the same host, say), so the password never goes in clear.
-    smtp_host: str = field(default_factory=lambda: _env("CCM_SMTP_HOST"))
-    smtp_port: int = field(default_factory=lambda: _int("CCM_SMTP_PORT", 587))
-    smtp_user: str = field(default_factory=lambda: _env("CCM_SMTP_USER"))
-    smtp_password: str = field(default_factory=lambda: _env("CCM_SMTP_PASSWORD"))
-    smtp_starttls: bool = field(default_factory=lambda: _switch("CCM_SMTP_STARTTLS", True))
-    mail_from: str = field(default_factory=lambda: _env("CCM_MAIL_FROM"))
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: Hidden = ""
+    smtp_starttls: bool = True
+    mail_from: str = ""
 
-    worker_batch: int = field(default_factory=lambda: _int("CCM_WORKER_BATCH", 8))
-    worker_poll_seconds: float = field(default_factory=lambda: _float("CCM_WORKER_POLL_SECONDS", 1.0))
-    delivery_lease_seconds: int = field(default_factory=lambda: _int("CCM_DELIVERY_LEASE_SECONDS", 60))
-    delivery_max_attempts: int = field(default_factory=lambda: _int("CCM_DELIVERY_MAX_ATTEMPTS", 10))
-    delivery_retry_seconds: float = field(default_factory=lambda: _float("CCM_DELIVERY_RETRY_SECONDS", 5.0))
-    delivery_retry_max_seconds: float = field(
-        default_factory=lambda: _float("CCM_DELIVERY_RETRY_MAX_SECONDS", 900.0)
-    )
+    worker_batch: int = 8
+    worker_poll_seconds: float = 1.0
+    delivery_lease_seconds: int = 60
+    delivery_max_attempts: int = 10
+    delivery_retry_seconds: float = 5.0
+    delivery_retry_max_seconds: float = 900.0
+
+    @field_validator("whatsapp_templates", mode="before")
+    @classmethod
+    def _templates(cls, raw: object) -> object:
+        """``kind=template,…`` as a mapping of notice kind to template name."""
+        if not isinstance(raw, str):
+            return raw
+        pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
+        return {kind.strip(): name.strip() for kind, name in pairs if kind.strip() and name.strip()}
 
     def retry_at(self, attempts: int, retry_after: float | None = None) -> dt.datetime:
         """When to try a delivery again: the platform's own ``retry_after``, else exponential back-off."""
@@ -102,7 +102,7 @@ class ChannelSettings:
 
     @property
     def telegram_on(self) -> bool:
-        return bool(self.telegram_token) and (
+        return bool(self.telegram_bot_token) and (
             self.telegram_mode == "polling" or bool(self.telegram_webhook_secret)
         )
 
@@ -128,7 +128,7 @@ class ChannelSettings:
     def missing(self) -> dict[str, list[str]]:
         """For each channel that is off, the settings it lacks (said at start-up)."""
         found: dict[str, list[str]] = {}
-        telegram = [("CCM_TELEGRAM_BOT_TOKEN", self.telegram_token)]
+        telegram = [("CCM_TELEGRAM_BOT_TOKEN", self.telegram_bot_token)]
         if self.telegram_mode != "polling":
             telegram.append(("CCM_TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret))
         whatsapp = [

@@ -67,7 +67,7 @@ GREETING = "/greet"  # the assistant's greet intent, as a button would send it
 
 def make_bot(settings: ChannelSettings) -> Bot:
     """A bot on the configured Bot API server; PTB appends the token to ``base_url``."""
-    return Bot(settings.telegram_token, base_url=settings.telegram_api_url)
+    return Bot(settings.telegram_bot_token, base_url=settings.telegram_api_url)
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:

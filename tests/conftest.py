@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,8 +27,12 @@ from ccm_core.adapters.migrations import upgrade
 from ccm_core.adapters.tables import METADATA
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.harness import AssistantUnavailable, RasaClient, running_assistant
+
+# One signing key for the test run and every process it starts, as replicas share one in production
+# (the key a core makes for itself when none is set is tested on its own in tests/unit/test_settings.py).
+os.environ.setdefault("CCM_SECRET_KEY", secrets.token_urlsafe(32))
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CCM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -150,12 +155,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url)
+def settings(tmp_path: Path, database_url: str) -> CoreSettings:
+    return CoreSettings(data_dir=tmp_path, database_url=database_url)
 
 
 @pytest.fixture
-def make_uow(engine: Engine, settings: Settings, clock: Clock) -> Callable[[], UnitOfWork]:
+def make_uow(engine: Engine, settings: CoreSettings, clock: Clock) -> Callable[[], UnitOfWork]:
     factory = session_factory(engine)
     return lambda: UnitOfWork(factory, settings=settings, clock=clock)
 
@@ -174,7 +179,7 @@ def uow(make_uow: Callable[[], UnitOfWork]) -> UnitOfWork:
 @dataclass
 class Assistant:
     rasa: RasaClient
-    settings: Settings
+    settings: CoreSettings
     engine: Engine
 
     def unit_of_work(self) -> UnitOfWork:
@@ -185,7 +190,7 @@ class Assistant:
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     workdir = tmp_path_factory.mktemp("assistant")
     with fresh_postgres_database("assistant") as database_url:
-        settings = Settings(data_dir=workdir, database_url=database_url)
+        settings = CoreSettings(data_dir=workdir, database_url=database_url)
         engine = create_db_engine(database_url)
         seed_organisation(UnitOfWork(session_factory(engine), settings=settings), DEMO_ORGANISATION)
         try:

@@ -18,11 +18,41 @@ from typing import Any
 
 import httpx
 
-from ccm_core.settings import Settings
-from channels.rasa import RASA_URL, endpoints, write_endpoints
+from admin.training import TrainingSettings
+from ccm.settings import Settings
+from ccm_core.bootstrap import Core
+from ccm_core.settings import CoreSettings
+from channels.context import ChannelContext, channel_context
+from channels.rasa import endpoints, write_endpoints
+from channels.settings import RASA_URL, AssistantSettings, ChannelSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_SECONDS = 240
+NOWHERE = "http://127.0.0.1:9"  # nothing listens there
+# Every outside channel off, whatever the environment running the tests says.
+CHANNELS_OFF = {"telegram_bot_token": "", "whatsapp_token": "", "slack_bot_token": "", "smtp_host": ""}
+
+
+def product_settings(core: Core, rasa_url: str = NOWHERE, rasa_token: str = "", **channels: Any) -> Settings:
+    """The product's settings for a test: the core's own, the assistant at ``rasa_url``, and the
+    channels given (all others off)."""
+    assistant = AssistantSettings(rasa_url=rasa_url, rasa_token=rasa_token)
+    return Settings(
+        core=core.settings,
+        channels=ChannelSettings(**{**CHANNELS_OFF, **channels}),
+        assistant=assistant,
+        training=TrainingSettings(assistant=assistant),
+    )
+
+
+def with_channels(settings: Settings, **changes: Any) -> Settings:
+    """The same settings with some channel settings changed."""
+    return settings.model_copy(update={"channels": settings.channels.model_copy(update=changes)})
+
+
+def context(core: Core, settings: Settings) -> ChannelContext:
+    """What the channel adapters share, as the web server and the worker build it."""
+    return channel_context(core, settings.channels, settings.assistant)
 
 
 class RasaClient:
@@ -110,9 +140,11 @@ class AssistantProcesses:
             "RASA_TELEMETRY_ENABLED": "false",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         }
-        settings = Settings(data_dir=workdir, database_url=database_url)
         config = endpoints(
-            settings, self.environment["CCM_ACTION_SERVER_URL"], self.environment.get("CCM_REDIS_URL")
+            CoreSettings(
+                data_dir=workdir, database_url=database_url, redis_url=given.get("CCM_REDIS_URL", "")
+            ),
+            AssistantSettings(action_server_url=self.environment["CCM_ACTION_SERVER_URL"]),
         )
         self.endpoints_file = write_endpoints(workdir / "endpoints.yml", config)
         self.action_log, self.rasa_log = workdir / "actions.log", workdir / "rasa.log"

@@ -15,6 +15,8 @@ _SIGNATURE_LENGTH = 32
 
 
 def _signature(secret: str, reference: str, round_: int) -> str:
+    if not secret:  # a link anyone could forge: the core makes a key at start-up when none is set
+        raise ValueError("No key to sign survey links with.")
     digest = hmac.new(secret.encode(), f"survey:{reference}:{round_}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:_SIGNATURE_LENGTH]
 

@@ -52,6 +52,7 @@ from ccm_core.i18n import best_language, translate
 from ccm_core.service_layer import access, customer_data, services, views
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView
+from ccm_core.settings import CoreSettings
 
 logger = logging.getLogger(__name__)
 
@@ -454,15 +455,15 @@ async def _closing_own_engine(app: FastAPI) -> AsyncIterator[None]:
     app.state.core.engine.dispose()
 
 
-def create_app(core: Core | None = None) -> FastAPI:
-    """The API on ``core``; without one, on the settings of the environment (``uvicorn --factory``)."""
+def create_app(core: Core | None = None, settings: CoreSettings | None = None) -> FastAPI:
+    """The API on ``core``; without one, a core of its own on ``settings`` (``uvicorn --factory``)."""
     app = FastAPI(
         title=TITLE,
         description=DESCRIPTION,
         version=version("ccm"),
         lifespan=_closing_own_engine if core is None else None,
     )
-    app.state.core = core or bootstrap()
+    app.state.core = core or bootstrap(settings)
     app.add_exception_handler(CCMError, _refused)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)

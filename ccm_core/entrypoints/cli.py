@@ -21,6 +21,7 @@ import typer
 import yaml
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic import ValidationError
 from sqlalchemy import make_url
 
 from ccm_core.adapters.db import DatabaseUnavailable, check_connection
@@ -34,6 +35,7 @@ from ccm_core.i18n import translate
 from ccm_core.service_layer import access, views
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.views import CaseView, TimelineEntry
+from ccm_core.settings import CoreSettings, settings_problem
 
 OPERATOR = Actor.system("cli")
 
@@ -64,6 +66,8 @@ def reported(exit_code: int = 1) -> Iterator[None]:
         _fail(err.message("en"), exit_code)
     except DatabaseUnavailable as err:
         _fail(str(err))
+    except ValidationError as wrong:  # a CCM_* variable that cannot be read
+        _fail(settings_problem(wrong))
 
 
 def _shown(url: str) -> str:
@@ -71,9 +75,9 @@ def _shown(url: str) -> str:
 
 
 @contextmanager
-def configured_core() -> Iterator[Core]:
+def configured_core(settings: CoreSettings | None = None) -> Iterator[Core]:
     """The configured core on a reachable database with the current schema, disposed afterwards."""
-    core = bootstrap()
+    core = bootstrap(settings)
     try:
         check_connection(core.engine)
         head = ScriptDirectory.from_config(alembic_config(core.settings.database_url)).get_current_head()
@@ -146,7 +150,7 @@ def seed(
         path = file or core.settings.organisation_file
         if if_empty:
             with core.unit_of_work() as uow:
-                loaded = len(uow.repo.departments())
+                loaded = len(uow.organisation.departments())
             if loaded:
                 typer.echo(f"The organisation is already loaded ({loaded} departments); nothing to do.")
                 return

@@ -15,7 +15,7 @@ from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 
 def active_staff(uow: UnitOfWork, email: str) -> Staff:
-    staff = uow.repo.staff_by_email(email.strip())
+    staff = uow.organisation.staff_by_email(email.strip())
     if staff is None or not staff.active:
         raise NotFound(kind="staff", key=email)
     return staff
@@ -37,10 +37,10 @@ def create_api_token(
         token = "ccm_" + secrets.token_urlsafe(32)
         now = uow.now()
         label = name or (staff.email if staff else f"{token_role}-token")
-        uow.session.add(
+        uow.organisation.add(
             ApiToken(token_hash=hash_token(token), name=label, role=token_role, staff=staff, created_at=now)
         )
-        uow.session.add(
+        uow.audit.add(
             AuditEvent(
                 actor="system:cli",
                 action="create_api_token",
@@ -55,7 +55,7 @@ def create_api_token(
 def authenticate(uow: UnitOfWork, token: str) -> Actor | None:
     """The actor a bearer token stands for, or None for an unknown or revoked token."""
     with uow:
-        row = uow.repo.token_by_hash(hash_token(token))
+        row = uow.organisation.token_by_hash(hash_token(token))
         if row is None:
             return None
         if row.staff is not None:
@@ -73,9 +73,9 @@ def authenticate(uow: UnitOfWork, token: str) -> Actor | None:
 def staff_actor(uow: UnitOfWork, *, email: str | None = None, slack_user_id: str | None = None) -> Actor:
     """The actor for a known staff member, found by e-mail or Slack user id."""
     with uow:
-        staff = uow.repo.staff_by_slack_id(slack_user_id) if slack_user_id else None
+        staff = uow.organisation.staff_by_slack_id(slack_user_id) if slack_user_id else None
         if staff is None and email:
-            staff = uow.repo.staff_by_email(email)
+            staff = uow.organisation.staff_by_email(email)
         if staff is None or not staff.active:
             raise NotFound(kind="staff", key=slack_user_id or email or "-")
         return staff.as_actor()

@@ -6,13 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ccm_core.adapters.tables import ChatContact, ChatMessage
-from ccm_core.domain.complaint import Complaint
-from ccm_core.domain.customer import CustomerIdentity
-from ccm_core.domain.lifecycle import Status
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 
@@ -20,22 +16,20 @@ def note_customer_contact(uow: UnitOfWork, channel: str, conversation_id: str) -
     """The customer wrote just now (opens WhatsApp's 24-hour window for free-form messages)."""
     with uow:
         now = uow.now()
-        contact = uow.session.get(ChatContact, conversation_id)
+        contact = uow.chat.contact(conversation_id)
         if contact is None:
-            uow.session.add(
-                ChatContact(conversation_id=conversation_id, channel=channel, last_inbound_at=now)
-            )
+            uow.chat.add(ChatContact(conversation_id=conversation_id, channel=channel, last_inbound_at=now))
         else:
             contact.last_inbound_at = max(contact.last_inbound_at, now)
         try:
-            uow.session.commit()
+            uow.commit()
         except IntegrityError:  # another replica recorded the same conversation's first message
-            uow.session.rollback()
+            uow.rollback()
 
 
 def last_customer_contact(uow: UnitOfWork, conversation_id: str) -> dt.datetime | None:
     with uow:
-        contact = uow.session.get(ChatContact, conversation_id)
+        contact = uow.chat.contact(conversation_id)
         return contact.last_inbound_at if contact else None
 
 
@@ -51,7 +45,7 @@ def store_chat_message(
 ) -> bool:
     """Keep a message for a web chat; a repeated ``delivery_key`` is stored once (False the second time)."""
     with uow:
-        uow.session.add(
+        uow.chat.add(
             ChatMessage(
                 conversation_id=conversation_id,
                 delivery_key=delivery_key,
@@ -60,21 +54,17 @@ def store_chat_message(
             )
         )
         try:
-            uow.session.commit()
+            uow.commit()
             return True
         except IntegrityError:
-            uow.session.rollback()
+            uow.rollback()
             return False
 
 
 def unshown_chat_messages(uow: UnitOfWork, conversation_id: str) -> list[ChatLine]:
     """Messages the customer's page has not shown yet, oldest first."""
     with uow:
-        rows = uow.session.scalars(
-            select(ChatMessage)
-            .where(ChatMessage.conversation_id == conversation_id, ChatMessage.shown_at.is_(None))
-            .order_by(ChatMessage.id)
-        ).all()
+        rows = uow.chat.unshown(conversation_id)
         return [ChatLine(row.id, row.content, row.created_at) for row in rows]
 
 
@@ -82,12 +72,8 @@ def mark_chat_messages_shown(uow: UnitOfWork, ids: list[int]) -> None:
     if not ids:
         return
     with uow:
-        uow.session.execute(
-            update(ChatMessage)
-            .where(ChatMessage.id.in_(ids), ChatMessage.shown_at.is_(None))
-            .values(shown_at=uow.now())
-        )
-        uow.session.commit()
+        uow.chat.mark_shown(ids, uow.now())
+        uow.commit()
 
 
 def conversations_with_unshown(uow: UnitOfWork, conversation_ids: list[str]) -> list[str]:
@@ -95,13 +81,7 @@ def conversations_with_unshown(uow: UnitOfWork, conversation_ids: list[str]) -> 
     if not conversation_ids:
         return []
     with uow:
-        return list(
-            uow.session.scalars(
-                select(ChatMessage.conversation_id)
-                .where(ChatMessage.conversation_id.in_(conversation_ids), ChatMessage.shown_at.is_(None))
-                .distinct()
-            )
-        )
+        return uow.chat.with_unshown(conversation_ids)
 
 
 def handed_over_case(uow: UnitOfWork, channel: str, address: str) -> str | None:
@@ -110,15 +90,4 @@ def handed_over_case(uow: UnitOfWork, channel: str, address: str) -> str | None:
     While a person has the conversation, the customer's words go to them, not to the assistant.
     """
     with uow:
-        return uow.session.scalars(
-            select(Complaint.reference)
-            .join(CustomerIdentity, CustomerIdentity.customer_id == Complaint.customer_id)
-            .where(
-                CustomerIdentity.channel == channel,
-                CustomerIdentity.external_id == address,
-                Complaint.needs_human.is_(True),
-                Complaint.status != Status.CLOSED,
-            )
-            .order_by(Complaint.id.desc())
-            .limit(1)
-        ).first()
+        return uow.complaints.handed_over(channel, address)

@@ -26,10 +26,10 @@ def erase_customer_data(uow: UnitOfWork, actor: Actor, reference: str) -> int:
                 "customer_erased", erased_at=customer.erased_at.isoformat(timespec="minutes")
             )
         now = uow.now()
-        complaints = uow.repo.complaints_of(customer)
+        complaints = uow.complaints.of_customer(customer)
         for case in complaints:
             case.erase_personal_data(actor, now)
-            for message in uow.repo.outbox_for(case):
+            for message in uow.outbox.for_complaint(case):
                 message.body = ERASED
                 message.recipient = None
                 if message.status == DeliveryStatus.PENDING:

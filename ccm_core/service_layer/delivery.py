@@ -15,21 +15,16 @@ to the same recipient is still pending.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import aliased
 
-from ccm_core.adapters.db import rows_changed
 from ccm_core.domain.errors import NotFound
 from ccm_core.domain.policy import Actor
-from ccm_core.domain.queues import DeliveryStatus, OutboxKind, OutboxMessage, StaffNotice
+from ccm_core.domain.queues import DeliveryStatus, OutboxKind
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-
-Q = TypeVar("Q", OutboxMessage, StaffNotice)
 
 
 @dataclass(frozen=True)
@@ -55,14 +50,10 @@ def claim_outbox_messages(
 ) -> list[Claim]:
     """Take up to ``limit`` due messages for ``channels``, the oldest per recipient only."""
     with uow:
-        rows = claim_due(
+        now = uow.now()
+        claimed = commit_claims(
             uow,
-            OutboxMessage,
-            worker,
-            same_queue=(OutboxMessage.channel, OutboxMessage.recipient),
-            where=(OutboxMessage.channel.in_(list(channels)), OutboxMessage.recipient.is_not(None)),
-            limit=limit,
-            lease_seconds=lease_seconds,
+            lambda: uow.outbox.claim_due(worker, channels, now=now, limit=limit, lease_seconds=lease_seconds),
         )
         return [
             Claim(
@@ -79,74 +70,31 @@ def claim_outbox_messages(
                 parts_sent=row.parts_sent,
                 part_in_flight=row.part_in_flight,
             )
-            for row in rows
+            for row in uow.outbox.held(claimed)
         ]
 
 
-def claim_due(
-    uow: UnitOfWork,
-    model: type[Q],
-    worker: str,
-    *,
-    same_queue: Sequence[Any],
-    where: Sequence[Any],
-    limit: int,
-    lease_seconds: int,
-) -> Sequence[Q]:
-    """Lease up to ``limit`` due rows of a queue table (the outbox, staff notices) to ``worker``.
+def commit_claims(uow: UnitOfWork, claim: Callable[[], list[int]]) -> list[int]:
+    """Commit the leases ``claim`` takes on a queue (the outbox, staff notices); the ids taken.
 
-    A row waits while an older pending row of the same queue (same values of the
-    ``same_queue`` columns) exists, so one recipient's messages go out in order. On
-    PostgreSQL rows are locked with ``SKIP LOCKED``; on SQLite the conditional update
-    decides which worker gets a row. Call inside ``with uow``.
+    On SQLite a worker that wrote first makes this one's writes fail: its claims win this round
+    and this worker gets none. Call inside ``with uow``.
     """
-    now = uow.now()
-    older = aliased(model)
-    waiting_behind_older = exists().where(
-        older.status == model.PENDING,
-        *(getattr(older, column.key) == column for column in same_queue),
-        older.id < model.id,
-    )
-    free = or_(model.lease_until.is_(None), model.lease_until < now)
-    due = (
-        select(model.id)
-        .where(model.status == model.PENDING, model.available_at <= now, free, *where, ~waiting_behind_older)
-        .order_by(model.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=model)
-    )
-    lease = now + dt.timedelta(seconds=lease_seconds)
-    claimed: list[int] = []
     try:
-        for row_id in uow.session.scalars(due).all():
-            taken = uow.session.execute(
-                update(model)
-                .where(model.id == row_id, model.status == model.PENDING, free)
-                .values(claim_token=model.claim_token + 1, claimed_by=worker[:64], lease_until=lease)
-            )
-            if rows_changed(taken) == 1:
-                claimed.append(row_id)
-        uow.session.commit()
-    except OperationalError:  # SQLite: another worker wrote first; its claims win this round
-        uow.session.rollback()
+        claimed = claim()
+        uow.commit()
+    except OperationalError:
+        uow.rollback()
         return []
-    return uow.session.scalars(select(model).where(model.id.in_(claimed)).order_by(model.id)).all()
-
-
-def write_if_held(uow: UnitOfWork, model: type[Q], row_id: int, token: int, **values: Any) -> bool:
-    """Write ``values`` to a queue row if the worker still holds it (``token``); False after a takeover."""
-    with uow:
-        changed = uow.session.execute(
-            update(model)
-            .where(model.id == row_id, model.claim_token == token, model.status == model.PENDING)
-            .values(**values)
-        )
-        uow.session.commit()
-        return rows_changed(changed) == 1
+    return claimed
 
 
 def _fenced(uow: UnitOfWork, claim: Claim, **values: Any) -> bool:
-    return write_if_held(uow, OutboxMessage, claim.outbox_id, claim.token, **values)
+    """Write ``values`` if the worker still holds the message; False after a takeover."""
+    with uow:
+        held = uow.outbox.write_if_held(claim.outbox_id, claim.token, **values)
+        uow.commit()
+        return held
 
 
 def save_rendering(uow: UnitOfWork, claim: Claim, parts: list[dict[str, Any]]) -> bool:
@@ -199,7 +147,7 @@ def fail_delivery(uow: UnitOfWork, claim: Claim, *, error: str) -> None:
 def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> None:
     """A channel delivered the message; an acknowledgement meets the acknowledge deadline."""
     with uow:
-        message = uow.repo.outbox_message(message_id)
+        message = uow.outbox.get(message_id)
         if message is None:
             raise NotFound(kind="outbox_message", key=str(message_id))
         if message.status == DeliveryStatus.DELIVERED:
@@ -209,7 +157,7 @@ def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> Non
         message.delivered_at = now
         message.attempts += 1
         if message.kind == OutboxKind.ACKNOWLEDGEMENT:
-            complaint = uow.repo.get(message.complaint.reference)
+            complaint = uow.complaints.get(message.complaint.reference)
             assert complaint is not None
             complaint.mark_acknowledged(actor, now)
         uow.commit()
@@ -218,7 +166,7 @@ def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> Non
 def mark_outbox_failed(uow: UnitOfWork, message_id: int, *, error: str, retry_at: dt.datetime | None) -> None:
     """Delivery failed: try again at ``retry_at``, or give up (``None``) with the reason kept."""
     with uow:
-        message = uow.repo.outbox_message(message_id)
+        message = uow.outbox.get(message_id)
         if message is None:
             raise NotFound(kind="outbox_message", key=str(message_id))
         message.attempts += 1

@@ -34,7 +34,7 @@ def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
     if default_working_time is not None:
         validated_working_time(default_working_time, "working_time")
     with uow:
-        repo = uow.repo
+        repo = uow.organisation
         departments: dict[str, Department] = {d.code: d for d in repo.departments()}
         for entry in data.get("departments", []):
             code = _code(entry, "department")
@@ -43,7 +43,7 @@ def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
             department.slack_channel = entry.get("slack_channel")
             department.working_time = _working_time(entry, default_working_time, code)
             department.active = bool(entry.get("active", True))
-            uow.session.add(department)
+            repo.add(department)
             departments[code] = department
 
         staff_count = 0
@@ -60,7 +60,7 @@ def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
             staff.active = bool(entry.get("active", True))
             if staff.role != Role.ADMIN and staff.department is None:
                 raise ValidationFailed(field=f"staff {email}: department", problem="required")
-            uow.session.add(staff)
+            repo.add(staff)
             staff_count += 1
 
         category_count = 0
@@ -74,10 +74,10 @@ def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
             category.department = routed_to
             category.needs_reference = entry.get("needs_reference")
             category.active = bool(entry.get("active", True))
-            uow.session.add(category)
+            repo.add(category)
             category_count += 1
 
-        rules = {(rule.priority, rule.step): rule for rule in uow.session.query(SlaRule)}
+        rules = {(rule.priority, rule.step): rule for rule in repo.sla_rules()}
         rule_count = 0
         for priority, steps in (data.get("sla") or {}).items():
             if priority != ANY_PRIORITY:
@@ -86,11 +86,11 @@ def seed_organisation(uow: UnitOfWork, path: Path) -> SeedReport:
                 step = validation.choice("sla step", step, SlaStep)
                 rule = rules.get((priority, step)) or SlaRule(priority=priority, step=step)
                 rule.hours = float(hours)
-                uow.session.add(rule)
+                repo.add(rule)
                 rule_count += 1
 
         report = SeedReport(len(data.get("departments", [])), staff_count, category_count, rule_count)
-        uow.session.add(
+        uow.audit.add(
             AuditEvent(
                 actor="system:seed",
                 action="seed_organisation",

@@ -11,14 +11,11 @@ the operator (``ccm report monthly`` renders it by hand); a failed post is retri
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ccm_core.adapters.db import rows_changed
 from ccm_core.adapters.tables import JobStatus, ReportRun
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.records import AuditEvent
@@ -51,34 +48,13 @@ def claim_report_run(
     """
     _create_run(uow, month)
     with uow:
-        now = uow.now()
-        free = or_(ReportRun.lease_until.is_(None), ReportRun.lease_until < now)
-        to_render = or_(
-            ReportRun.status == JobStatus.QUEUED, and_(ReportRun.status == JobStatus.RUNNING, free)
-        )
-        to_post = and_(ReportRun.status == JobStatus.DONE, ReportRun.posted_at.is_(None), free)
         try:
-            taken = uow.session.execute(
-                update(ReportRun)
-                .where(ReportRun.month == month, or_(to_render, to_post) if can_post else to_render)
-                .values(
-                    claim_token=ReportRun.claim_token + 1,
-                    claimed_by=worker_id[:64],
-                    lease_until=now + dt.timedelta(seconds=lease_seconds),
-                    # A run still to render is now running; a rendered one stays done, to be posted.
-                    status=case(
-                        (ReportRun.status == JobStatus.DONE, JobStatus.DONE.value),
-                        else_=JobStatus.RUNNING.value,
-                    ),
-                )
-                .returning(
-                    ReportRun.id, ReportRun.month, ReportRun.language, ReportRun.claim_token, ReportRun.files
-                )
+            held = uow.report_runs.claim(
+                month, worker_id, now=uow.now(), lease_seconds=lease_seconds, can_post=can_post
             )
-            held = taken.first()
-            uow.session.commit()
+            uow.commit()
         except OperationalError:  # SQLite: another worker wrote first; its claim wins this round
-            uow.session.rollback()
+            uow.rollback()
             return None
         if held is None:
             return None
@@ -124,17 +100,14 @@ def fail_report_run(uow: UnitOfWork, job: ReportJob, *, error: str) -> bool:
 def report_run(uow: UnitOfWork, month: str) -> ReportRun | None:
     """The month's run as stored (for the operator and for tests), detached from the session."""
     with uow:
-        row = uow.session.scalars(select(ReportRun).where(ReportRun.month == month)).one_or_none()
-        if row is not None:
-            uow.session.expunge(row)
-        return row
+        return uow.report_runs.by_month(month)
 
 
 def _create_run(uow: UnitOfWork, month: str) -> None:
     with uow:
-        if uow.session.scalars(select(ReportRun.id).where(ReportRun.month == month)).first() is not None:
+        if uow.report_runs.exists(month):
             return
-        uow.session.add(
+        uow.report_runs.add(
             ReportRun(
                 month=month,
                 language=uow.settings.report_language,
@@ -144,9 +117,9 @@ def _create_run(uow: UnitOfWork, month: str) -> None:
             )
         )
         try:
-            uow.session.commit()
+            uow.commit()
         except (IntegrityError, OperationalError):  # the other worker inserted it first (or holds the lock)
-            uow.session.rollback()
+            uow.rollback()
 
 
 def _fenced(
@@ -156,14 +129,12 @@ def _fenced(
     audit: tuple[str, Actor, dict[str, Any]] | None = None,
 ) -> bool:
     """Write ``values`` if ``job``'s holder still holds the run; its audit event in the same transaction."""
-    held = and_(ReportRun.id == job.id, ReportRun.claim_token == job.token)
     with uow:
-        changed = uow.session.execute(update(ReportRun).where(held).values(**values))
-        if rows_changed(changed) != 1:
-            uow.session.rollback()
+        if not uow.report_runs.write_if_held(job.id, job.token, **values):
+            uow.rollback()
             return False
         if audit is not None:
             action, actor, details = audit
-            uow.session.add(AuditEvent(actor=actor.label, action=action, at=uow.now(), details=details))
-        uow.session.commit()
+            uow.audit.add(AuditEvent(actor=actor.label, action=action, at=uow.now(), details=details))
+        uow.commit()
         return True

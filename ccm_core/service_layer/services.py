@@ -37,7 +37,7 @@ from ccm_core.domain.survey_link import survey_url
 from ccm_core.service_layer.access import active_staff
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView, case_view, load_for
-from ccm_core.settings import Settings
+from ccm_core.settings import CoreSettings
 
 MAX_NAME_LENGTH = 200
 MAX_REFERENCE_LENGTH = 100
@@ -94,17 +94,17 @@ def record_complaint(
 
     try:
         with uow:
-            if idempotency_key and (existing := uow.repo.by_idempotency_key(idempotency_key)):
+            if idempotency_key and (existing := uow.complaints.by_idempotency_key(idempotency_key)):
                 return Recorded(case_view(existing, uow.now()), created=False)
-            category_row = uow.repo.category(str(category).strip().lower())
+            category_row = uow.organisation.category(str(category).strip().lower())
             if category_row is None or not category_row.active:
-                choices = ", ".join(c.code for c in uow.repo.categories())
+                choices = ", ".join(c.code for c in uow.organisation.categories())
                 raise ValidationFailed(
                     field="category", problem="unknown_choice", value=category, choices=choices
                 )
             now = uow.now()
             owner = _customer_for(uow, now, channel, identity, name, email, phone)
-            number = uow.repo.next_reference_number(now.year)
+            number = uow.complaints.next_reference_number(now.year)
             complaint = Complaint.record(
                 actor=actor,
                 now=now,
@@ -115,11 +115,11 @@ def record_complaint(
                 description=description,
                 customer=owner,
                 priority=priority,
-                sla=uow.repo.sla_policy(),
+                sla=uow.organisation.sla_policy(),
                 idempotency_key=idempotency_key,
                 external_reference=external_reference,
             )
-            uow.repo.add(complaint)
+            uow.complaints.add(complaint)
             uow.commit()
             return Recorded(case_view(complaint, now), created=True)
     except IntegrityError:
@@ -127,7 +127,7 @@ def record_complaint(
         if not idempotency_key:
             raise
         with uow:
-            existing = uow.repo.by_idempotency_key(idempotency_key)
+            existing = uow.complaints.by_idempotency_key(idempotency_key)
             if existing is None:
                 raise
             return Recorded(case_view(existing, uow.now()), created=False)
@@ -143,12 +143,12 @@ def _customer_for(
     phone: str | None,
 ) -> Customer:
     """The customer known by this chat identity (details refreshed), or a new one."""
-    customer = uow.repo.customer_by_identity(channel, identity) if identity else None
+    customer = uow.customers.by_identity(channel, identity) if identity else None
     if customer is None:
         customer = Customer(name=name, email=email, phone=phone, created_at=now)
         if identity:
             customer.identities.append(CustomerIdentity(channel=channel, external_id=identity))
-        uow.session.add(customer)
+        uow.customers.add(customer)
         return customer
     customer.name = name or customer.name
     customer.email = email or customer.email
@@ -209,12 +209,12 @@ def decide_complaint(
                 decision=decision,
                 reason=reason,
                 customer_explanation=customer_explanation,
-                sla=uow.repo.sla_policy(),
+                sla=uow.organisation.sla_policy(),
             ),
         )
     except ConcurrentUpdate as conflict:
         with uow:
-            complaint = uow.repo.get(reference)
+            complaint = uow.complaints.get(reference)
             if complaint is not None and complaint.decision is not None:
                 raise complaint.already_decided_error() from conflict
         raise
@@ -269,7 +269,7 @@ def inform_customer(uow: UnitOfWork, actor: Actor, reference: str, *, summary: s
             actor,
             now,
             summary=summary,
-            sla=uow.repo.sla_policy(),
+            sla=uow.organisation.sla_policy(),
             survey_delay_hours=uow.settings.survey_delay_hours,
         ),
     )
@@ -303,7 +303,7 @@ def queue_survey_reminder(uow: UnitOfWork, complaint: Complaint, actor: Actor, n
     )
 
 
-def survey_link(settings: Settings, complaint: Complaint) -> str:
+def survey_link(settings: CoreSettings, complaint: Complaint) -> str:
     """The signed survey page of the case's current round, for customers who are not in a chat."""
     round_ = complaint.follow_up_round
     return survey_url(settings.public_url, settings.secret_key, complaint.reference, round_)
@@ -342,7 +342,7 @@ def record_survey_answer(
             now,
             answer=answer,
             comment=comment,
-            sla=uow.repo.sla_policy(),
+            sla=uow.organisation.sla_policy(),
             max_rounds=uow.settings.survey_max_rounds,
         ),
     )
@@ -360,7 +360,7 @@ def start_follow_up(uow: UnitOfWork, actor: Actor, reference: str) -> CaseView:
         actor,
         reference,
         Command.START_FOLLOW_UP,
-        lambda c, now: c.start_follow_up(actor, now, sla=uow.repo.sla_policy()),
+        lambda c, now: c.start_follow_up(actor, now, sla=uow.organisation.sla_policy()),
     )
 
 
@@ -396,9 +396,9 @@ def reassign_complaint(uow: UnitOfWork, actor: Actor, reference: str, *, departm
     """Hand the case to another department (a wrong routing, say)."""
 
     def change(complaint: Complaint, now: dt.datetime) -> None:
-        target = uow.repo.department(department.strip().lower())
+        target = uow.organisation.department(department.strip().lower())
         if target is None or not target.active:
-            choices = ", ".join(d.code for d in uow.repo.departments() if d.active)
+            choices = ", ".join(d.code for d in uow.organisation.departments() if d.active)
             raise ValidationFailed(
                 field="department", problem="unknown_choice", value=department, choices=choices
             )
@@ -435,7 +435,7 @@ def hand_back_to_assistant(uow: UnitOfWork, actor: Actor, reference: str) -> Cas
 
 def _acting_staff(uow: UnitOfWork, actor: Actor) -> Staff:
     """The staff row behind ``actor``; a token that stands for no person cannot take or sign."""
-    staff = uow.session.get(Staff, actor.staff_id) if actor.staff_id else None
+    staff = uow.organisation.staff(actor.staff_id) if actor.staff_id else None
     if staff is None:
         raise PermissionDenied(why="not_a_person", label=actor.label)
     return staff
@@ -454,13 +454,13 @@ def send_review_delay_notices(uow: UnitOfWork) -> int:
     """
     with uow:
         soon_until = uow.now() + dt.timedelta(hours=uow.settings.sla_soon_hours)
-        references = uow.repo.reviews_running_long(soon_until)
+        references = uow.complaints.reviews_running_long(soon_until)
     actor = Actor.system("sla")
     told = 0
     for reference in references:
         try:
             with uow:
-                complaint = uow.repo.get(reference)
+                complaint = uow.complaints.get(reference)
                 if complaint is not None and complaint.tell_customer_review_runs_long(actor, uow.now()):
                     uow.commit()
                     told += 1

@@ -11,8 +11,6 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import delete
-
 from ccm_core.adapters.tables import AdminSession
 from ccm_core.domain.errors import CCMError, ValidationFailed
 from ccm_core.domain.lifecycle import Role
@@ -52,7 +50,7 @@ def set_password(uow: UnitOfWork, email: str, password: str) -> None:
     with uow:
         staff = active_staff(uow, email)
         staff.password_hash = hash_password(password)
-        uow.session.add(
+        uow.audit.add(
             AuditEvent(actor="system:cli", action="set_password", at=uow.now(), details={"staff": email})
         )
         uow.commit()
@@ -61,7 +59,7 @@ def set_password(uow: UnitOfWork, email: str, password: str) -> None:
 def sign_in(uow: UnitOfWork, email: str, password: str) -> str:
     """A new session token for an active admin whose password matches; ``SignInFailed`` otherwise."""
     with uow:
-        staff = uow.repo.staff_by_email((email or "").strip())
+        staff = uow.organisation.staff_by_email((email or "").strip())
         stored = staff.password_hash if staff else None
         if not password_matches(password or "", stored) or staff is None or not staff.active:
             raise SignInFailed()
@@ -69,8 +67,8 @@ def sign_in(uow: UnitOfWork, email: str, password: str) -> str:
             raise SignInFailed()
         now = uow.now()
         token = secrets.token_urlsafe(32)
-        uow.session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
-        uow.session.add(
+        uow.admin_sessions.drop_expired(now)
+        uow.admin_sessions.add(
             AdminSession(
                 token_hash=hash_token(token),
                 staff_id=staff.id,
@@ -78,7 +76,7 @@ def sign_in(uow: UnitOfWork, email: str, password: str) -> str:
                 expires_at=now + dt.timedelta(hours=SESSION_HOURS),
             )
         )
-        uow.session.add(AuditEvent(actor=f"staff:{staff.email}", action="sign_in", at=now, details={}))
+        uow.audit.add(AuditEvent(actor=f"staff:{staff.email}", action="sign_in", at=now, details={}))
         uow.commit()
         return token
 
@@ -88,7 +86,7 @@ def session_actor(uow: UnitOfWork, token: str | None) -> Actor | None:
     if not token:
         return None
     with uow:
-        session = uow.session.get(AdminSession, hash_token(token))
+        session = uow.admin_sessions.get(hash_token(token))
         if session is None or session.expires_at < uow.now():
             return None
         staff = session.staff
@@ -101,5 +99,5 @@ def sign_out(uow: UnitOfWork, token: str | None) -> None:
     if not token:
         return
     with uow:
-        uow.session.execute(delete(AdminSession).where(AdminSession.token_hash == hash_token(token)))
+        uow.admin_sessions.drop(hash_token(token))
         uow.commit()

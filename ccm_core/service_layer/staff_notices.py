@@ -13,14 +13,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ccm_core.domain.complaint import Complaint
-from ccm_core.domain.lifecycle import Role
-from ccm_core.domain.organisation import Department, Staff
+from ccm_core.domain.organisation import Department
 from ccm_core.domain.queues import NoticeKind, NoticeStatus, StaffNotice, StaffPost
-from ccm_core.service_layer.delivery import claim_due, write_if_held
+from ccm_core.service_layer.delivery import commit_claims
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 
@@ -51,16 +48,11 @@ class NoticeClaim:
 def claim_staff_notices(uow: UnitOfWork, worker: str, *, limit: int, lease_seconds: int) -> list[NoticeClaim]:
     """Take up to ``limit`` due notices, the oldest per case only: a case is posted before its updates."""
     with uow:
-        rows = claim_due(
-            uow,
-            StaffNotice,
-            worker,
-            same_queue=(StaffNotice.complaint_id,),
-            where=(),
-            limit=limit,
-            lease_seconds=lease_seconds,
+        now = uow.now()
+        claimed = commit_claims(
+            uow, lambda: uow.notices.claim_due(worker, now=now, limit=limit, lease_seconds=lease_seconds)
         )
-        return [_claim(uow, row) for row in rows]
+        return [_claim(uow, row) for row in uow.notices.held(claimed)]
 
 
 def _claim(uow: UnitOfWork, row: StaffNotice) -> NoticeClaim:
@@ -82,16 +74,16 @@ def _claim(uow: UnitOfWork, row: StaffNotice) -> NoticeClaim:
 
 def department_leads(uow: UnitOfWork, department: Department) -> list[StaffContact]:
     """Who is alerted when something goes wrong on the department's cases: its active leads."""
-    rows = uow.session.scalars(
-        select(Staff)
-        .where(Staff.department_id == department.id, Staff.role == Role.LEAD, Staff.active.is_(True))
-        .order_by(Staff.id)
-    ).all()
+    rows = uow.organisation.leads_of(department)
     return [StaffContact(s.name, s.email, s.slack_user_id, s.locale) for s in rows]
 
 
 def _fenced(uow: UnitOfWork, claim: NoticeClaim, **values: Any) -> bool:
-    return write_if_held(uow, StaffNotice, claim.id, claim.token, **values)
+    """Write ``values`` if the worker still holds the notice; False after a takeover."""
+    with uow:
+        held = uow.notices.write_if_held(claim.id, claim.token, **values)
+        uow.commit()
+        return held
 
 
 def finish_staff_notice(uow: UnitOfWork, claim: NoticeClaim) -> bool:
@@ -140,7 +132,7 @@ def raise_sla_alerts(uow: UnitOfWork, *, soon_hours: float | None = None) -> int
     with uow:
         now = uow.now()
         hours = uow.settings.sla_soon_hours if soon_hours is None else soon_hours
-        rows = uow.repo.sla_watch(now, now + dt.timedelta(hours=hours))
+        rows = uow.complaints.sla_watch(now, now + dt.timedelta(hours=hours))
         candidates = []
         for complaint, step, due_at in rows:
             kind = NoticeKind.SLA_BREACH if due_at < now else NoticeKind.SLA_SOON
@@ -149,9 +141,9 @@ def raise_sla_alerts(uow: UnitOfWork, *, soon_hours: float | None = None) -> int
     raised = 0
     for complaint_id, kind, key, step_name, due_at in candidates:
         with uow:
-            if uow.session.scalar(select(StaffNotice.id).where(StaffNotice.dedupe_key == key)):
+            if uow.notices.raised(key):
                 continue
-            uow.session.add(
+            uow.notices.add(
                 StaffNotice(
                     complaint_id=complaint_id,
                     kind=kind,
@@ -164,10 +156,10 @@ def raise_sla_alerts(uow: UnitOfWork, *, soon_hours: float | None = None) -> int
                 )
             )
             try:
-                uow.session.commit()
+                uow.commit()
                 raised += 1
             except IntegrityError:  # another worker raised the same alert a moment ago
-                uow.session.rollback()
+                uow.rollback()
     return raised
 
 
@@ -184,11 +176,7 @@ class PostView:
 
 def staff_post(uow: UnitOfWork, reference: str) -> PostView | None:
     with uow:
-        row = uow.session.scalars(
-            select(StaffPost)
-            .join(Complaint, StaffPost.complaint_id == Complaint.id)
-            .where(Complaint.reference == reference)
-        ).first()
+        row = uow.notices.post_by_reference(reference)
         return _post(row) if row else None
 
 
@@ -200,24 +188,20 @@ def _post(row: StaffPost) -> PostView:
 def save_staff_post(uow: UnitOfWork, reference: str, *, channel_ref: str, message_ref: str) -> None:
     """Remember where the case is shown now (a reassigned case gets a new message in its new department)."""
     with uow:
-        complaint = uow.repo.get(reference)
+        complaint = uow.complaints.get(reference)
         if complaint is None:
             return
-        row = uow.session.scalars(select(StaffPost).where(StaffPost.complaint_id == complaint.id)).first()
+        row = uow.notices.post_of(complaint)
         if row is None:
             row = StaffPost(complaint_id=complaint.id, created_at=uow.now())
-            uow.session.add(row)
+            uow.notices.add_post(row)
         row.department_id = complaint.department_id
         row.channel_ref = channel_ref
         row.message_ref = message_ref
-        uow.session.commit()
+        uow.commit()
 
 
 def case_of_post(uow: UnitOfWork, channel_ref: str, message_ref: str) -> str | None:
     """The case shown by this message (a staff reply in its thread belongs to that case)."""
     with uow:
-        return uow.session.scalars(
-            select(Complaint.reference)
-            .join(StaffPost, StaffPost.complaint_id == Complaint.id)
-            .where(StaffPost.channel_ref == channel_ref, StaffPost.message_ref == message_ref)
-        ).first()
+        return uow.notices.reference_of_post(channel_ref, message_ref)

@@ -7,15 +7,10 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-
 from ccm_core.domain import policy
-from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.errors import NotFound
 from ccm_core.domain.lifecycle import Decision, Status
-from ccm_core.domain.organisation import Staff
 from ccm_core.domain.policy import Actor
-from ccm_core.domain.records import SurveyResponse
 from ccm_core.domain.search import ComplaintFilter
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseSummary, SlaAlert, list_complaints, sla_watchlist
@@ -34,7 +29,7 @@ class StaffMember:
 def staff_member(uow: UnitOfWork, *, slack_user_id: str) -> StaffMember:
     """The active staff member with this Slack user id; ``NotFound`` for anybody else."""
     with uow:
-        staff = uow.repo.staff_by_slack_id(slack_user_id)
+        staff = uow.organisation.staff_by_slack_id(slack_user_id)
         if staff is None or not staff.active:
             raise NotFound(kind="staff", key=slack_user_id)
         department = staff.department.code if staff.department else None
@@ -44,7 +39,7 @@ def staff_member(uow: UnitOfWork, *, slack_user_id: str) -> StaffMember:
 def signed_in_staff(uow: UnitOfWork, actor: Actor) -> StaffMember:
     """The staff member a signed-in actor stands for (the admin console reads their name and locale)."""
     with uow:
-        staff = uow.session.get(Staff, actor.staff_id) if actor.staff_id is not None else None
+        staff = uow.organisation.staff(actor.staff_id) if actor.staff_id is not None else None
         if staff is None or not staff.active:
             raise NotFound(kind="staff", key=actor.label)
         department = staff.department.code if staff.department else None
@@ -100,51 +95,27 @@ def month_figures(uow: UnitOfWork, actor: Actor, year: int, month: int) -> Month
     start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC)
     department_id = None if actor.department_wide else (actor.department_id or -1)
-
-    def scoped(query: Any) -> Any:
-        return query if department_id is None else query.where(Complaint.department_id == department_id)
-
-    def count(*conditions: Any) -> int:
-        return uow.session.scalar(scoped(select(func.count(Complaint.id)).where(*conditions))) or 0
-
     with uow:
         now = uow.now()
-        decided = scoped(
-            select(Complaint.decision, Complaint.received_at, Complaint.decided_at).where(
-                Complaint.decided_at >= start, Complaint.decided_at < end
-            )
+        figures = uow.figures.staff_month(department_id, (start, end))
+        decisions = figures.decisions()
+        hours = sorted(
+            (decided_at - received_at).total_seconds() / 3600 for _, received_at, decided_at in decisions
         )
-        decisions = uow.session.execute(decided).all()
-        hours = sorted((row.decided_at - row.received_at).total_seconds() / 3600 for row in decisions)
-        answers = uow.session.execute(
-            scoped(
-                select(func.count(SurveyResponse.id), func.avg(SurveyResponse.score))
-                .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
-                .where(SurveyResponse.answered_at >= start, SurveyResponse.answered_at < end)
-            )
-        ).one()
-        dissatisfied = uow.session.scalar(
-            scoped(
-                select(func.count(SurveyResponse.id))
-                .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
-                .where(
-                    SurveyResponse.answered_at >= start,
-                    SurveyResponse.answered_at < end,
-                    SurveyResponse.satisfied.is_(False),
-                )
-            )
-        )
-        overdue = uow.repo.list(ComplaintFilter(overdue_at=now, limit=1, department_id=department_id))[1]
+        answered, average_score = figures.answers()
+        dissatisfied = figures.dissatisfied()
+        overdue_cases = ComplaintFilter(overdue_at=now, limit=1, department_id=department_id)
+        overdue = uow.complaints.list(overdue_cases)[1]
         return MonthFigures(
             month=f"{year:04d}-{month:02d}",
-            received=count(Complaint.received_at >= start, Complaint.received_at < end),
-            closed=count(Complaint.closed_at >= start, Complaint.closed_at < end),
-            open_now=count(Complaint.status != Status.CLOSED),
-            justified=sum(1 for row in decisions if row.decision == Decision.JUSTIFIED),
-            unjustified=sum(1 for row in decisions if row.decision == Decision.UNJUSTIFIED),
+            received=figures.received(),
+            closed=figures.closed(),
+            open_now=figures.open_now(),
+            justified=sum(1 for decision, _, _ in decisions if decision == Decision.JUSTIFIED),
+            unjustified=sum(1 for decision, _, _ in decisions if decision == Decision.UNJUSTIFIED),
             median_hours_to_decide=statistics.median(hours) if hours else None,
             overdue_now=overdue,
-            surveys_answered=answers[0] or 0,
-            average_score=float(answers[1]) if answers[1] is not None else None,
-            dissatisfied=dissatisfied or 0,
+            surveys_answered=answered,
+            average_score=average_score,
+            dissatisfied=dissatisfied,
         )

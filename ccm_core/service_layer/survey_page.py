@@ -104,7 +104,7 @@ def answer_survey_link(
 def _open_survey(uow: UnitOfWork, token: str) -> tuple[Complaint, int]:
     """The case and round of a genuine link whose survey is open; call inside ``with uow``."""
     named = read_survey_token(uow.settings.secret_key, token)
-    complaint = uow.repo.get(named[0]) if named else None
+    complaint = uow.complaints.get(named[0]) if named else None
     if named is None or complaint is None:
         raise SurveyLinkRefused(FORGED)
     round_ = named[1]

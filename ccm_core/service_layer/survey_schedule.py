@@ -14,13 +14,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.errors import ConcurrentUpdate, InvalidTransition, PreconditionFailed
 from ccm_core.domain.lifecycle import Status
 from ccm_core.domain.policy import Actor
-from ccm_core.domain.records import SurveyResponse
 from ccm_core.service_layer import services
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
@@ -71,19 +68,9 @@ def run_survey_schedule(uow: UnitOfWork, *, limit: int = 500) -> SurveyRun:
     """
     with uow:
         now = uow.now()
-        survey_sent, informed = Status.SURVEY_SENT, Status.CUSTOMER_INFORMED
-        to_expire = _references(
-            uow, Complaint.status == survey_sent, Complaint.survey_expires_at <= now, limit=limit
-        )
-        to_remind = _references(
-            uow,
-            Complaint.status == survey_sent,
-            Complaint.survey_remind_at <= now,
-            Complaint.survey_reminded_at.is_(None),
-            Complaint.survey_expires_at > now,
-            limit=limit,
-        )
-        to_send = _references(uow, Complaint.status == informed, Complaint.survey_send_at <= now, limit=limit)
+        to_expire = uow.complaints.surveys_to_expire(now, limit)
+        to_remind = uow.complaints.surveys_to_remind(now, limit)
+        to_send = uow.complaints.surveys_to_send(now, limit)
 
     def expire(complaint: Complaint, now: dt.datetime) -> None:
         complaint.expire_survey(SURVEYS, now)
@@ -101,12 +88,6 @@ def run_survey_schedule(uow: UnitOfWork, *, limit: int = 500) -> SurveyRun:
     return SurveyRun(sent=sent, reminded=reminded, expired=expired, skipped=found - sent - reminded - expired)
 
 
-def _references(uow: UnitOfWork, *conditions: object, limit: int) -> list[str]:
-    """Due cases, oldest first; the (status, time) indexes of migration 0006 answer these."""
-    query = select(Complaint.reference).where(*conditions).order_by(Complaint.id).limit(limit)  # type: ignore[arg-type]
-    return list(uow.session.scalars(query))
-
-
 def _step(
     uow: UnitOfWork,
     reference: str,
@@ -116,7 +97,7 @@ def _step(
     """Change one case if it is still due when read again; False when someone else got there first."""
     try:
         with uow:
-            complaint = uow.repo.get(reference)
+            complaint = uow.complaints.get(reference)
             now = uow.now()
             if complaint is None or not due(complaint, now):
                 return False
@@ -130,9 +111,4 @@ def _step(
 def survey_comment(uow: UnitOfWork, reference: str, round_: int) -> str | None:
     """The customer's comment on a round's survey, read when staff are shown it (erasure clears it)."""
     with uow:
-        return uow.session.scalars(
-            select(SurveyResponse.comment)
-            .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
-            .where(Complaint.reference == reference, SurveyResponse.round == round_)
-            .order_by(SurveyResponse.id.desc())
-        ).first()
+        return uow.complaints.survey_comment(reference, round_)

@@ -16,9 +16,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-
-from ccm_core.adapters.db import rows_changed
 from ccm_core.adapters.tables import (
     AssistantModel,
     JobStatus,
@@ -58,12 +55,9 @@ def review_queue(uow: UnitOfWork, actor: Actor, language: str | None = None) -> 
     """The open messages grouped by language and text, the most frequent first."""
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     with uow:
-        query = select(UnrecognisedMessage).where(UnrecognisedMessage.status == ReviewStatus.OPEN)
-        if language:
-            query = query.where(
-                UnrecognisedMessage.language == validation.choice("language", language, Language)
-            )
-        rows = uow.session.scalars(query.order_by(UnrecognisedMessage.id)).all()
+        rows = uow.teaching.open_messages(
+            validation.choice("language", language, Language) if language else None
+        )
         groups: dict[tuple[str, str], list[UnrecognisedMessage]] = {}
         for row in rows:
             groups.setdefault((row.language, " ".join(row.text.casefold().split())), []).append(row)
@@ -90,9 +84,7 @@ def review_queue(uow: UnitOfWork, actor: Actor, language: str | None = None) -> 
 def _open_items(uow: UnitOfWork, item_ids: Collection[int]) -> list[UnrecognisedMessage]:
     if not item_ids:
         raise ValidationFailed(field="items", problem="required")
-    rows = uow.session.scalars(
-        select(UnrecognisedMessage).where(UnrecognisedMessage.id.in_(list(item_ids)))
-    ).all()
+    rows = uow.teaching.messages(item_ids)
     if len(rows) != len(set(item_ids)):
         raise NotFound(kind="review_item", key=", ".join(str(i) for i in sorted(set(item_ids))))
     done = [row.id for row in rows if row.status != ReviewStatus.OPEN]
@@ -109,13 +101,7 @@ def reopen_review_items(uow: UnitOfWork, actor: Actor, *, intent: str) -> int:
     """
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     with uow:
-        rows = uow.session.scalars(
-            select(UnrecognisedMessage).where(
-                UnrecognisedMessage.status == ReviewStatus.ASSIGNED,
-                UnrecognisedMessage.assigned_intent == intent,
-                UnrecognisedMessage.written_at.is_(None),
-            )
-        ).all()
+        rows = uow.teaching.assigned_unwritten(intent)
         for row in rows:
             row.status, row.assigned_intent, row.reviewed_by, row.reviewed_at = (
                 ReviewStatus.OPEN,
@@ -143,8 +129,7 @@ def assign_review_items(
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     intent = intent_name(intent)
     with uow:
-        learned = uow.session.scalar(select(LearnedIntent.id).where(LearnedIntent.name == intent))
-        if intent not in known_intents and learned is None:
+        if intent not in known_intents and not uow.teaching.has_learned_intent(intent):
             raise ValidationFailed(field="intent", problem="unknown_choice", value=intent, choices="…")
         items = _open_items(uow, item_ids)
         now = uow.now()
@@ -185,9 +170,9 @@ def create_intent(
     if name in known_intents:
         raise PreconditionFailed("intent_exists", intent=name)
     with uow:
-        if uow.session.scalar(select(LearnedIntent.id).where(LearnedIntent.name == name)):
+        if uow.teaching.has_learned_intent(name):
             raise PreconditionFailed("intent_exists", intent=name)
-        uow.session.add(
+        uow.teaching.add(
             LearnedIntent(name=name, responses=answers, created_by=actor.label, created_at=uow.now())
         )
         _audit(uow, actor, "create_intent", {"intent": name})
@@ -203,7 +188,7 @@ class IntentView:
 
 def learned_intents(uow: UnitOfWork) -> list[IntentView]:
     with uow:
-        rows = uow.session.scalars(select(LearnedIntent).order_by(LearnedIntent.name)).all()
+        rows = uow.teaching.learned_intents()
         return [IntentView(row.name, dict(row.responses)) for row in rows]
 
 
@@ -218,13 +203,7 @@ class Example:
 def examples_to_write(uow: UnitOfWork) -> list[Example]:
     """Assigned messages not yet written into the training data."""
     with uow:
-        rows = uow.session.scalars(
-            select(UnrecognisedMessage)
-            .where(
-                UnrecognisedMessage.status == ReviewStatus.ASSIGNED, UnrecognisedMessage.written_at.is_(None)
-            )
-            .order_by(UnrecognisedMessage.id)
-        ).all()
+        rows = uow.teaching.to_write()
         return [Example(row.id, row.language, row.assigned_intent or "", row.text) for row in rows]
 
 
@@ -237,11 +216,7 @@ def mark_written(uow: UnitOfWork, item_ids: Collection[int]) -> None:
     if not item_ids:
         return
     with uow:
-        uow.session.execute(
-            update(UnrecognisedMessage)
-            .where(UnrecognisedMessage.id.in_(list(item_ids)))
-            .values(written_at=uow.now())
-        )
+        uow.teaching.mark_written(item_ids, uow.now())
         uow.commit()
 
 
@@ -296,11 +271,7 @@ def record_model(
     with uow:
         now = uow.now()
         if deployed:
-            uow.session.execute(
-                update(AssistantModel)
-                .where(AssistantModel.status == ModelStatus.DEPLOYED)
-                .values(status=ModelStatus.RETIRED)
-            )
+            uow.teaching.retire_deployed()
         row = AssistantModel(
             name=name,
             path=path,
@@ -313,7 +284,7 @@ def record_model(
             created_at=now,
             deployed_at=now if deployed else None,
         )
-        uow.session.add(row)
+        uow.teaching.add(row)
         _audit(uow, actor, "deploy_model" if deployed else "refuse_model", {"model": name})
         uow.commit()
         return _model_view(row)
@@ -323,8 +294,7 @@ def models(uow: UnitOfWork, actor: Actor) -> list[ModelView]:
     """Every model trained here, the newest first."""
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     with uow:
-        rows = uow.session.scalars(select(AssistantModel).order_by(AssistantModel.id.desc())).all()
-        return [_model_view(row) for row in rows]
+        return [_model_view(row) for row in uow.teaching.models()]
 
 
 def rolled_back(uow: UnitOfWork, actor: Actor, model_id: int) -> ModelView:
@@ -334,11 +304,7 @@ def rolled_back(uow: UnitOfWork, actor: Actor, model_id: int) -> ModelView:
         row = _model_row(uow, model_id)
         if row.deployed_at is None:
             raise PreconditionFailed("model_never_deployed", model=row.name)
-        uow.session.execute(
-            update(AssistantModel)
-            .where(AssistantModel.status == ModelStatus.DEPLOYED)
-            .values(status=ModelStatus.RETIRED)
-        )
+        uow.teaching.retire_deployed()
         row.status, row.deployed_at = ModelStatus.DEPLOYED, uow.now()
         _audit(uow, actor, "roll_back_model", {"model": row.name})
         uow.commit()
@@ -352,14 +318,14 @@ def model(uow: UnitOfWork, actor: Actor, model_id: int) -> ModelView:
 
 
 def _model_row(uow: UnitOfWork, model_id: int) -> AssistantModel:
-    row = uow.session.get(AssistantModel, model_id)
+    row = uow.teaching.model(model_id)
     if row is None:
         raise NotFound(kind="model", key=str(model_id))
     return row
 
 
 def _audit(uow: UnitOfWork, actor: Actor, action: str, details: dict[str, Any]) -> None:
-    uow.session.add(AuditEvent(actor=actor.label, action=action, at=uow.now(), details=details))
+    uow.audit.add(AuditEvent(actor=actor.label, action=action, at=uow.now(), details=details))
 
 
 # --- retrain requests (the console's button; a worker runs them) ---
@@ -383,13 +349,11 @@ def request_retrain(uow: UnitOfWork, actor: Actor) -> RetrainJob:
     """Queue a retrain; one already queued or running is returned instead of a second one."""
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     with uow:
-        waiting = uow.session.scalars(
-            select(RetrainRequest).where(RetrainRequest.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
-        ).first()
+        waiting = uow.teaching.waiting_retrain()
         if waiting is not None:
             return _job(waiting)
         row = RetrainRequest(requested_by=actor.label, requested_at=uow.now(), status=JobStatus.QUEUED)
-        uow.session.add(row)
+        uow.teaching.add(row)
         _audit(uow, actor, "request_retrain", {})
         uow.commit()
         return _job(row)
@@ -398,39 +362,17 @@ def request_retrain(uow: UnitOfWork, actor: Actor) -> RetrainJob:
 def claim_retrain(uow: UnitOfWork, worker: str, *, lease_seconds: int) -> RetrainJob | None:
     """The oldest queued retrain (or one whose worker's lease ran out), now held by ``worker``."""
     with uow:
-        now = uow.now()
-        candidates = uow.session.scalars(
-            select(RetrainRequest.id)
-            .where(
-                (RetrainRequest.status == JobStatus.QUEUED)
-                | ((RetrainRequest.status == JobStatus.RUNNING) & (RetrainRequest.lease_until < now))
-            )
-            .order_by(RetrainRequest.id)
-            .limit(1)
-        ).all()
-        for job_id in candidates:
-            taken = uow.session.execute(
-                update(RetrainRequest)
-                .where(
-                    RetrainRequest.id == job_id,
-                    (RetrainRequest.status == JobStatus.QUEUED) | (RetrainRequest.lease_until < now),
-                )
-                .values(
-                    status=JobStatus.RUNNING,
-                    claimed_by=worker[:64],
-                    lease_until=now + dt.timedelta(seconds=lease_seconds),
-                )
-            )
-            if rows_changed(taken) == 1:
-                uow.session.commit()
-                return _job(uow.session.get_one(RetrainRequest, job_id))
-        uow.session.rollback()
-        return None
+        claimed = uow.teaching.claim_retrain(worker, now=uow.now(), lease_seconds=lease_seconds)
+        if claimed is None:
+            uow.rollback()
+            return None
+        uow.commit()
+        return _job(claimed)
 
 
 def finish_retrain(uow: UnitOfWork, job_id: int, *, outcome: str, model_id: int | None, failed: bool) -> None:
     with uow:
-        row = uow.session.get(RetrainRequest, job_id)
+        row = uow.teaching.retrain(job_id)
         if row is None:
             raise NotFound(kind="retrain_request", key=str(job_id))
         row.status = JobStatus.FAILED if failed else JobStatus.DONE
@@ -442,10 +384,7 @@ def finish_retrain(uow: UnitOfWork, job_id: int, *, outcome: str, model_id: int 
 def retrain_requests(uow: UnitOfWork, actor: Actor, limit: int = 10) -> list[RetrainJob]:
     policy.ensure_allowed(actor, policy.TEACH_ASSISTANT)
     with uow:
-        rows = uow.session.scalars(
-            select(RetrainRequest).order_by(RetrainRequest.id.desc()).limit(limit)
-        ).all()
-        return [_job(row) for row in rows]
+        return [_job(row) for row in uow.teaching.retrains(limit)]
 
 
 # --- what the assistant did not understand ---
@@ -482,6 +421,6 @@ def keep_unrecognised_message(
             reason=reason,
             status=ReviewStatus.OPEN,
         )
-        uow.session.add(item)
+        uow.teaching.add(item)
         uow.commit()
         return item.id

@@ -1,4 +1,4 @@
-"""One transaction per use case, with the aggregate's pending records stored in it."""
+"""One transaction per use case: its repositories share a session, the aggregate's records go with it."""
 
 from __future__ import annotations
 
@@ -6,15 +6,22 @@ import datetime as dt
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from ccm_core.adapters.repository import Repository
-from ccm_core.domain.complaint import Complaint
+from ccm_core.adapters.figures import Figures
+from ccm_core.adapters.repositories.admin_sessions import AdminSessionRepository
+from ccm_core.adapters.repositories.audit import AuditRepository
+from ccm_core.adapters.repositories.chat import ChatRepository
+from ccm_core.adapters.repositories.complaints import ComplaintRepository
+from ccm_core.adapters.repositories.customers import CustomerRepository
+from ccm_core.adapters.repositories.notices import NoticeRepository
+from ccm_core.adapters.repositories.organisation import OrganisationRepository
+from ccm_core.adapters.repositories.outbox import OutboxRepository
+from ccm_core.adapters.repositories.report_runs import ReportRunRepository
+from ccm_core.adapters.repositories.teaching import TeachingRepository
 from ccm_core.domain.errors import ConcurrentUpdate
-from ccm_core.domain.records import AuditEvent
-from ccm_core.settings import Settings
+from ccm_core.settings import CoreSettings
 
 
 def utcnow() -> dt.datetime:
@@ -22,27 +29,47 @@ def utcnow() -> dt.datetime:
 
 
 class UnitOfWork:
-    """Opens a session on ``with``; nothing is written unless ``commit`` is called."""
+    """Opens a session and its repositories on ``with``; nothing is written unless ``commit`` is called."""
 
-    session: Session
-    repo: Repository
+    session: Session  # the use cases reach it only through the repositories; tests read it directly
+    complaints: ComplaintRepository
+    customers: CustomerRepository
+    organisation: OrganisationRepository
+    outbox: OutboxRepository
+    notices: NoticeRepository
+    chat: ChatRepository
+    teaching: TeachingRepository
+    report_runs: ReportRunRepository
+    admin_sessions: AdminSessionRepository
+    audit: AuditRepository
+    figures: Figures
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        settings: Settings | None = None,
+        settings: CoreSettings,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.session_factory = session_factory
-        self.settings = settings or Settings()
+        self.settings = settings
         self.clock = clock
 
     def now(self) -> dt.datetime:
         return self.clock()
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self.session_factory()
-        self.repo = Repository(self.session)
+        self.session = session = self.session_factory()
+        self.complaints = ComplaintRepository(session)
+        self.customers = CustomerRepository(session)
+        self.organisation = OrganisationRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.notices = NoticeRepository(session)
+        self.chat = ChatRepository(session)
+        self.teaching = TeachingRepository(session)
+        self.report_runs = ReportRunRepository(session)
+        self.admin_sessions = AdminSessionRepository(session)
+        self.audit = AuditRepository(session)
+        self.figures = Figures(session)
         return self
 
     def __exit__(
@@ -53,8 +80,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Store the changed complaints with their audit events and outbox messages, or nothing."""
-        touched = [complaint for complaint in self.repo.seen if complaint.pending]
-        references = [complaint.reference for complaint in self.repo.seen]
+        touched = [complaint for complaint in self.complaints.seen if complaint.pending]
+        references = [complaint.reference for complaint in self.complaints.seen]
         for complaint in touched:
             self.session.add_all(complaint.pending)
         try:
@@ -65,16 +92,15 @@ class UnitOfWork:
         for complaint in touched:
             complaint.pending.clear()
 
+    def rollback(self) -> None:
+        """Drop what the transaction wrote so far: the use case lost a race it can live with."""
+        self.session.rollback()
+
     def _conflict(self, references: list[str]) -> ConcurrentUpdate:
         """Describe who changed which case underneath us, read fresh from the database."""
         for reference in references:
-            row = self.session.execute(
-                select(Complaint.status, AuditEvent.actor)
-                .join(AuditEvent, AuditEvent.complaint_id == Complaint.id)
-                .where(Complaint.reference == reference)
-                .order_by(AuditEvent.id.desc())
-                .limit(1)
-            ).first()
-            if row is not None:
-                return ConcurrentUpdate(reference=reference, by=row.actor, current=row.status)
+            last = self.complaints.last_change(reference)
+            if last is not None:
+                status, actor = last
+                return ConcurrentUpdate(reference=reference, by=actor, current=status)
         return ConcurrentUpdate(reference=", ".join(references), by="-", current="-")

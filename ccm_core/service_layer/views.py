@@ -230,7 +230,7 @@ def is_overdue(complaint: Complaint, now: dt.datetime) -> bool:
 
 def load_for(uow: UnitOfWork, actor: Actor, reference: str, use_case: str) -> Complaint:
     """The case named ``reference``, if it exists and ``actor`` may run ``use_case`` on it."""
-    complaint = uow.repo.get(reference)
+    complaint = uow.complaints.get(reference)
     if complaint is None:
         raise NotFound(kind="complaint", key=reference)
     policy.ensure_allowed(actor, use_case, complaint)
@@ -253,7 +253,7 @@ def list_complaints(
     elif not actor.department_wide:
         restricted = replace(criteria, department_id=actor.department_id if actor.department_id else -1)
     with uow:
-        rows, total = uow.repo.list(restricted)
+        rows, total = uow.complaints.list(restricted)
         now = uow.now()
         return [summary(row, now) for row in rows], total
 
@@ -272,7 +272,7 @@ def complaint_timeline(uow: UnitOfWork, actor: Actor, reference: str) -> list[Ti
                 status_after=event.status_after,
                 details=dict(event.details),
             )
-            for event in uow.repo.audit_trail(complaint)
+            for event in uow.audit.trail(complaint)
         ]
         entries += [
             TimelineEntry(at=m.created_at, kind="customer_message", what=m.body, actor=m.author)
@@ -285,7 +285,7 @@ def complaint_timeline(uow: UnitOfWork, actor: Actor, reference: str) -> list[Ti
                 what=m.kind,
                 details={"status": m.status, "channel": m.channel, "language": m.language, "text": m.body},
             )
-            for m in uow.repo.outbox_for(complaint)
+            for m in uow.outbox.for_complaint(complaint)
         ]
         return sorted(entries, key=lambda entry: entry.at)
 
@@ -312,13 +312,15 @@ class DepartmentView:
 def departments(uow: UnitOfWork) -> list[DepartmentView]:
     """The active departments, with their names in every language."""
     with uow:
-        return [DepartmentView(d.code, dict(d.names)) for d in uow.repo.departments() if d.active]
+        return [DepartmentView(d.code, dict(d.names)) for d in uow.organisation.departments() if d.active]
 
 
 def categories(uow: UnitOfWork) -> list[CategoryView]:
     """The active complaint categories, with their labels in every language."""
     with uow:
-        return [CategoryView(c.code, dict(c.labels), c.needs_reference) for c in uow.repo.categories()]
+        return [
+            CategoryView(c.code, dict(c.labels), c.needs_reference) for c in uow.organisation.categories()
+        ]
 
 
 def _notice(message: OutboxMessage) -> NoticeView:
@@ -339,13 +341,13 @@ def customer_notices(uow: UnitOfWork, actor: Actor, reference: str) -> list[Noti
     """The messages the process owes or owed the customer of ``reference``, oldest first."""
     with uow:
         complaint = load_for(uow, actor, reference, policy.VIEW)
-        return [_notice(message) for message in uow.repo.outbox_for(complaint)]
+        return [_notice(message) for message in uow.outbox.for_complaint(complaint)]
 
 
 def get_notice(uow: UnitOfWork, actor: Actor, message_id: int) -> NoticeView:
     """One outbox message, if ``actor`` may see its case (a customer: only their own conversation's)."""
     with uow:
-        message = uow.repo.outbox_message(message_id)
+        message = uow.outbox.get(message_id)
         if message is None:
             raise NotFound(kind="outbox_message", key=str(message_id))
         policy.ensure_allowed(actor, policy.VIEW, message.complaint)
@@ -359,7 +361,7 @@ def sla_watchlist(uow: UnitOfWork, actor: Actor, soon_hours: float | None = None
         now = uow.now()
         hours = uow.settings.sla_soon_hours if soon_hours is None else soon_hours
         department_id = None if actor.department_wide else (actor.department_id or -1)
-        rows = uow.repo.sla_watch(now, now + dt.timedelta(hours=hours), department_id)
+        rows = uow.complaints.sla_watch(now, now + dt.timedelta(hours=hours), department_id)
         return [
             SlaAlert(
                 reference=complaint.reference,

@@ -98,7 +98,9 @@ class WebChatServer:
         self.ctx = ctx
         self.check_seconds = check_seconds
         # With Redis, a reply reaches the session's tabs on every replica, as in Rasa with several workers.
-        manager = socketio.AsyncRedisManager(ctx.settings.redis_url) if ctx.settings.redis_url else None
+        manager = (
+            socketio.AsyncRedisManager(ctx.core.settings.redis_url) if ctx.core.settings.redis_url else None
+        )
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=manager,

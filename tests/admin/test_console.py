@@ -32,9 +32,9 @@ from ccm_core.i18n import translate
 from ccm_core.service_layer import sessions, teaching
 from ccm_core.service_layer.sessions import SignInFailed
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import Settings
-from channels.settings import ChannelSettings
+from ccm_core.settings import CoreSettings
 from tests.conftest import Clock
+from tests.harness import product_settings
 from tests.http_server import free_port, serving
 from tests.service.helpers import staff
 
@@ -123,21 +123,10 @@ def rasa_url() -> Iterator[str]:
         yield url
 
 
-def channel_settings(rasa_url: str) -> ChannelSettings:
-    return ChannelSettings(
-        rasa_url=rasa_url,
-        rasa_token=RASA_TOKEN,
-        redis_url="",
-        telegram_token="",
-        whatsapp_token="",
-        slack_bot_token="",
-    )
-
-
 @pytest.fixture
 def console(
     uow: UnitOfWork,
-    settings: Settings,
+    settings: CoreSettings,
     engine: Engine,
     make_uow: Callable[[], UnitOfWork],
     clock: Clock,
@@ -147,7 +136,7 @@ def console(
     core = Core(settings, engine, make_uow)
     sessions.set_password(core.unit_of_work(), ADMIN, PASSWORD)
     sessions.set_password(core.unit_of_work(), LEAD, PASSWORD)
-    with serving(create_app(core, channel_settings(rasa_url))) as url:
+    with serving(create_app(core, product_settings(core, rasa_url, RASA_TOKEN))) as url:
         yield Console(url, core, clock)
 
 
@@ -617,7 +606,7 @@ def test_the_models_page_shows_each_model_with_its_evaluation_and_the_retrain_bu
 
 
 def test_rolling_back_goes_through_the_training_pipeline(
-    console: Console, admin: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    console: Console, admin: httpx.Client, monkeypatch: pytest.MonkeyPatch, rasa_url: str
 ) -> None:
     actor = staff(console.uow(), ADMIN)
     first = teaching.record_model(
@@ -667,13 +656,15 @@ def test_rolling_back_goes_through_the_training_pipeline(
     training = types.ModuleType("admin.training")
     training.roll_back = roll_back  # type: ignore[attr-defined]
     training.RetrainFailed = RetrainFailed  # type: ignore[attr-defined]
-    training.TrainingSettings = types.SimpleNamespace(from_env=lambda: "training settings")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "admin.training", training)
 
     token = csrf(admin, "/admin/models")
     rolled = admin.post(f"/admin/models/{first.id}/rollback", data={"csrf": token})
     assert rolled.status_code == 303
-    assert calls == [(console.core, "training settings", f"staff:{ADMIN}", first.id)]
+    assert [(core, who, model) for core, _settings, who, model in calls] == [
+        (console.core, f"staff:{ADMIN}", first.id)
+    ]
+    assert calls[0][1].assistant.rasa_url == rasa_url  # the Rasa server the console reads
     shown = admin.get(rolled.headers["location"]).text
     assert notice(shown) == translate("tr", "console.models.rolled_back", model="ccm-first")
     states = {model.name: model.status for model in teaching.models(console.uow(), actor)}
@@ -709,7 +700,7 @@ def test_a_conversation_is_read_from_rasa_in_order_and_rasa_being_down_is_said_p
     assert translate("tr", "console.conversation.empty") in unknown.text
 
     port = free_port()  # nothing listens there
-    down_settings = channel_settings(f"http://127.0.0.1:{port}")
+    down_settings = product_settings(console.core, f"http://127.0.0.1:{port}", RASA_TOKEN)
     with serving(create_app(console.core, down_settings)) as other, httpx.Client(base_url=other) as client:
         client.cookies = admin.cookies
         down = client.get(f"/admin/conversations/{CONVERSATION}")

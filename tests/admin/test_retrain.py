@@ -36,7 +36,8 @@ from ccm_core.domain.errors import PreconditionFailed
 from ccm_core.domain.policy import Actor
 from ccm_core.service_layer import access, teaching
 from ccm_core.service_layer.organisation import seed_organisation
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
+from channels.settings import AssistantSettings
 from tests.conftest import fresh_postgres_database
 from tests.harness import AssistantProcesses, AssistantUnavailable, RasaClient
 from tests.http_server import serving
@@ -191,10 +192,10 @@ def served(tmp_path: Path, rasa_bin: Path) -> Iterator[Served]:
     """The small project trained, served by a real Rasa server (and our action server) on PostgreSQL."""
     started = time.monotonic()
     with fresh_postgres_database("retrain") as database_url:
-        core = bootstrap(Settings(data_dir=tmp_path, database_url=database_url))
+        core = bootstrap(CoreSettings(data_dir=tmp_path, database_url=database_url))
         seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
         settings = TrainingSettings(
-            project=small_project(tmp_path), models_dir=tmp_path / "models", rasa_bin=rasa_bin
+            rasa_project=small_project(tmp_path).root, models_dir=tmp_path / "models", rasa_bin=rasa_bin
         )
         initial = training.train_model(settings, "ccm-small-initial")
         print(f"\ninitial model trained in {time.monotonic() - started:.0f} s")
@@ -211,11 +212,11 @@ def served(tmp_path: Path, rasa_bin: Path) -> Iterator[Served]:
                 core=core,
                 admin=access.staff_actor(core.unit_of_work(), email=ADMIN),
                 settings=TrainingSettings(
-                    project=settings.project,
+                    rasa_project=settings.rasa_project,
                     models_dir=settings.models_dir,
                     rasa_bin=rasa_bin,
-                    rasa_url=processes.url,
-                    realtext_dir=settings.project.root / "realtext",
+                    assistant=AssistantSettings(rasa_url=processes.url),
+                    nlu_realtext_dir=settings.rasa_project / "realtext",
                 ),
                 initial=initial,
                 rasa=rasa,
@@ -232,7 +233,7 @@ def test_a_good_batch_is_deployed_a_wrong_one_refused_and_an_earlier_model_rolle
     served: Served,
 ) -> None:
     core, admin, settings, project = served.core, served.admin, served.settings, served.settings.project
-    url = settings.rasa_url
+    url = settings.assistant.rasa_url
     assert status(url) == served.initial.name
 
     # (1) A new intent with its answer in three languages, its examples, and a few more for known intents;
@@ -372,7 +373,7 @@ def test_a_failing_validation_restores_the_data_files_and_records_nothing(
 ) -> None:
     database = tmp_path / "ccm.db"
     shutil.copy(sqlite_template, database)
-    core = bootstrap(Settings(data_dir=tmp_path, database_url=f"sqlite:///{database}"))
+    core = bootstrap(CoreSettings(data_dir=tmp_path, database_url=f"sqlite:///{database}"))
     seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
     admin = access.staff_actor(core.unit_of_work(), email=ADMIN)
     project = small_project(tmp_path)
@@ -387,7 +388,10 @@ def test_a_failing_validation_restores_the_data_files_and_records_nothing(
     loads: list[str] = []
     with serving(status_stand_in("ccm-small-initial.tar.gz", loads)) as url:
         settings = TrainingSettings(
-            project=project, models_dir=tmp_path / "models", rasa_bin=rasa_bin, rasa_url=url
+            rasa_project=project.root,
+            models_dir=tmp_path / "models",
+            rasa_bin=rasa_bin,
+            assistant=AssistantSettings(rasa_url=url),
         )
         with pytest.raises(RetrainFailed) as failed:
             training.retrain(core, settings, admin)
@@ -407,12 +411,12 @@ def test_the_worker_runs_a_queued_request_records_its_failure_and_goes_on(
 ) -> None:
     database = tmp_path / "ccm.db"
     shutil.copy(sqlite_template, database)
-    core = bootstrap(Settings(data_dir=tmp_path, database_url=f"sqlite:///{database}"))
+    core = bootstrap(CoreSettings(data_dir=tmp_path, database_url=f"sqlite:///{database}"))
     seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
     admin = access.staff_actor(core.unit_of_work(), email=ADMIN)
     queued = teaching.request_retrain(core.unit_of_work(), admin)
     settings = TrainingSettings(
-        project=small_project(tmp_path), models_dir=tmp_path / "models", rasa_bin=None
+        rasa_project=small_project(tmp_path).root, models_dir=tmp_path / "models", rasa_bin=None
     )
 
     async def worker_until_done() -> None:

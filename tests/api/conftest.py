@@ -17,7 +17,7 @@ from ccm_core.domain.records import AuditEvent
 from ccm_core.entrypoints.api import create_app
 from ccm_core.service_layer import access
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import Settings
+from ccm_core.settings import CoreSettings
 from tests.api.helpers import API, DELIVERY_COMPLAINT
 
 DEMO_ROLES = {
@@ -32,7 +32,7 @@ Headers = dict[str, str]
 
 
 @pytest.fixture
-def core(uow: UnitOfWork, settings: Settings, engine: Engine, make_uow: Callable[[], UnitOfWork]) -> Core:
+def core(uow: UnitOfWork, settings: CoreSettings, engine: Engine, make_uow: Callable[[], UnitOfWork]) -> Core:
     """The core on the seeded test database, its units of work on the test clock."""
     return Core(settings, engine, make_uow)
 

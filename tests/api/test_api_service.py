@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.entrypoints.api import create_app
-from ccm_core.settings import Settings
+from ccm_core.settings import CoreSettings
 from tests.api.helpers import API
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/ccm"
@@ -26,7 +26,7 @@ def test_healthz_reports_the_database_without_a_token(client: TestClient) -> Non
 @pytest.fixture
 def unreachable(tmp_path: Path) -> Iterator[Core]:
     """A core whose database refuses connections (nothing listens on port 1)."""
-    core = bootstrap(Settings(data_dir=tmp_path, database_url=UNREACHABLE_DATABASE))
+    core = bootstrap(CoreSettings(data_dir=tmp_path, database_url=UNREACHABLE_DATABASE))
     yield core
     core.engine.dispose()
 

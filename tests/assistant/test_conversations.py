@@ -81,7 +81,7 @@ class Chat:
 
 def stored(assistant: Assistant, reference: str) -> Complaint:
     with assistant.unit_of_work() as uow:
-        complaint = uow.repo.get(reference)
+        complaint = uow.complaints.get(reference)
         assert complaint is not None
         uow.session.expunge_all()
         return complaint
@@ -89,8 +89,8 @@ def stored(assistant: Assistant, reference: str) -> Complaint:
 
 def outbox(assistant: Assistant, reference: str) -> list[OutboxMessage]:
     with assistant.unit_of_work() as uow:
-        complaint = uow.repo.get(reference)
-        messages = list(uow.repo.outbox_for(complaint))
+        complaint = uow.complaints.get(reference)
+        messages = list(uow.outbox.for_complaint(complaint))
         uow.session.expunge_all()
         return messages
 

@@ -14,7 +14,7 @@ from ccm_core.adapters.db import create_db_engine, session_factory
 from ccm_core.adapters.migrations import upgrade
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.harness import AssistantUnavailable, RasaClient, running_assistant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rasa, pytest.mark.redis]
@@ -29,7 +29,9 @@ def assistant_on_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     upgrade(database_url)
     engine = create_db_engine(database_url)
     seed_organisation(
-        UnitOfWork(session_factory(engine), settings=Settings(data_dir=workdir, database_url=database_url)),
+        UnitOfWork(
+            session_factory(engine), settings=CoreSettings(data_dir=workdir, database_url=database_url)
+        ),
         DEMO_ORGANISATION,
     )
     engine.dispose()

@@ -15,7 +15,7 @@ from ccm_core.domain.survey import load_survey
 from ccm_core.service_layer import access, services, views
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.assistant.test_conversations import Chat, stored
 from tests.conftest import Assistant, fresh_postgres_database
 from tests.harness import AssistantUnavailable, running_assistant
@@ -29,7 +29,7 @@ NPS_TYPED = {"tr": "sekiz", "en": "eight", "de": "acht"}
 def nps_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     workdir = tmp_path_factory.mktemp("assistant-nps")
     with fresh_postgres_database("nps") as database_url:
-        settings = Settings(data_dir=workdir, database_url=database_url, survey_nps=True)
+        settings = CoreSettings(data_dir=workdir, database_url=database_url, survey_nps=True)
         engine = create_db_engine(database_url)
         seed_organisation(UnitOfWork(session_factory(engine), settings=settings), DEMO_ORGANISATION)
         try:

@@ -21,12 +21,11 @@ from ccm.web import create_app
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer.organisation import seed_organisation
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from channels import web
-from channels.context import channel_context
 from channels.delivery import DeliveryWorker
-from channels.settings import ChannelSettings
 from tests.conftest import Assistant, empty_database
+from tests.harness import context, product_settings
 from tests.http_server import free_port, serving
 
 
@@ -41,8 +40,8 @@ def web_chat(
     assistant: Assistant, rasa_url: str | None = None, redis_url: str = "", port: int | None = None
 ) -> Iterator[WebChat]:
     """A replica of the web server (``mount(FastAPI(), ctx)``) on the assistant's database and Rasa."""
-    core = bootstrap(assistant.settings)
-    ctx = channel_context(core, channel_settings(rasa_url or assistant.rasa.url, redis_url))
+    core = bootstrap(assistant.settings.model_copy(update={"redis_url": redis_url}))
+    ctx = context(core, product_settings(core, rasa_url or assistant.rasa.url))
     try:
         with serving(web.mount(FastAPI(), ctx), port) as url:
             yield WebChat(url, core)
@@ -62,26 +61,14 @@ def product_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sit
 
     No assistant runs behind it, and every outside channel is off.
     """
-    settings = Settings(data_dir=tmp_path, database_url=empty_database(request, "sqlite", tmp_path))
+    settings = CoreSettings(data_dir=tmp_path, database_url=empty_database(request, "sqlite", tmp_path))
     core = bootstrap(settings)
     seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
-    channels = ChannelSettings(
-        rasa_url=f"http://127.0.0.1:{free_port()}",
-        rasa_token="",
-        redis_url="",
-        telegram_token="",
-        whatsapp_token="",
-        slack_bot_token="",
-    )
     try:
-        with serving(create_app(core, channels)) as url:
+        with serving(create_app(core, product_settings(core, f"http://127.0.0.1:{free_port()}"))) as url:
             yield Site(url, core)
     finally:
         core.engine.dispose()
-
-
-def channel_settings(rasa_url: str, redis_url: str = "") -> ChannelSettings:
-    return ChannelSettings(rasa_url=rasa_url, rasa_token="", redis_url=redis_url)
 
 
 def deliver_outbox(assistant: Assistant, outbox_id: int) -> None:
@@ -92,7 +79,7 @@ def deliver_outbox(assistant: Assistant, outbox_id: int) -> None:
 
     async def deliver() -> None:
         core = bootstrap(assistant.settings)
-        ctx = channel_context(core, channel_settings(assistant.rasa.url))
+        ctx = context(core, product_settings(core, assistant.rasa.url))
         worker = DeliveryWorker(ctx, {"web": web.sender(ctx)}, "web-chat-test")
         try:
             for _ in range(50):

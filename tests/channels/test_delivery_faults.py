@@ -23,7 +23,7 @@ from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer import access, services
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.services import CustomerDetails
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.conftest import fresh_postgres_database
 from tests.fakes.telegram import TOKEN, FakeTelegram, fake_telegram
 from tests.harness import AssistantProcesses, AssistantUnavailable
@@ -50,7 +50,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[tuple[Core, AssistantProcesses, FakeTelegram]]:
     with fresh_postgres_database("faults") as url, fake_telegram() as telegram:
-        core = bootstrap(Settings(data_dir=tmp_path, database_url=url))
+        core = bootstrap(CoreSettings(data_dir=tmp_path, database_url=url))
         seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
         try:
             processes = AssistantProcesses(url, tmp_path)

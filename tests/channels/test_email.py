@@ -21,18 +21,19 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
+from ccm.settings import Settings
 from ccm_core.bootstrap import Core
 from ccm_core.domain.queues import OutboxMessage
 from ccm_core.i18n import translate
 from ccm_core.service_layer import services
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import Settings
+from ccm_core.settings import CoreSettings
 from channels import email
-from channels.context import channel_context
 from channels.delivery import DeliveryWorker
 from channels.settings import ChannelSettings
 from tests.conftest import Clock
+from tests.harness import context, product_settings
 from tests.http_server import free_port
 from tests.service.helpers import outbox, record, staff, to_informed
 
@@ -78,14 +79,14 @@ def relay_on(port: int, relay: Relay) -> Iterator[Relay]:
 @dataclass
 class Mail:
     core: Core
-    settings: ChannelSettings
+    settings: Settings
     clock: Clock
 
     def uow(self) -> UnitOfWork:
         return self.core.unit_of_work()
 
     def worker(self, name: str = "mail-worker") -> DeliveryWorker:
-        ctx = channel_context(self.core, self.settings)
+        ctx = context(self.core, self.settings)
         return DeliveryWorker(ctx, {"email": email.sender(ctx)}, name)
 
     def deliver_all(self) -> None:
@@ -108,12 +109,12 @@ def port() -> int:
 
 
 @pytest.fixture
-def mail(uow: UnitOfWork, settings: Settings, engine: Engine, make_uow: Any, clock: Clock, port: int) -> Mail:
-    channels = ChannelSettings(
-        redis_url="",
-        telegram_token="",
-        whatsapp_token="",
-        slack_bot_token="",
+def mail(
+    uow: UnitOfWork, settings: CoreSettings, engine: Engine, make_uow: Any, clock: Clock, port: int
+) -> Mail:
+    core = Core(settings, engine, make_uow)
+    product = product_settings(
+        core,
         smtp_host="127.0.0.1",
         smtp_port=port,
         smtp_user="",
@@ -122,7 +123,7 @@ def mail(uow: UnitOfWork, settings: Settings, engine: Engine, make_uow: Any, clo
         mail_from=MAIL_FROM,
         delivery_retry_seconds=1,
     )
-    return Mail(Core(settings, engine, make_uow), channels, clock)
+    return Mail(core, product, clock)
 
 
 def email_intake(mail: Mail, address: str = CUSTOMER, language: str = "tr") -> str:
@@ -217,7 +218,7 @@ def test_a_mail_the_relay_took_before_the_worker_died_is_not_sent_again(mail: Ma
         asyncio.run(killed_while_the_relay_answers())
         [in_flight] = mail.messages(reference)
         assert (in_flight.status, in_flight.part_in_flight) == ("pending", 0)
-        mail.clock.advance(seconds=mail.settings.delivery_lease_seconds + 1)
+        mail.clock.advance(seconds=mail.settings.channels.delivery_lease_seconds + 1)
         mail.deliver_all()
 
     [message] = mail.messages(reference)

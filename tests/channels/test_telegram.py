@@ -9,7 +9,6 @@ their chat: texts in their language and the buttons under them.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -28,6 +27,7 @@ import yaml
 from fastapi import FastAPI
 
 from actions.conversation import text
+from ccm.settings import Settings
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.survey import load_survey
@@ -35,13 +35,13 @@ from ccm_core.i18n import translate
 from ccm_core.service_layer import access, chat, services, views
 from ccm_core.service_layer.survey_schedule import run_survey_schedule
 from channels import telegram
-from channels.context import channel_context
 from channels.delivery import DeliveryWorker
 from channels.messages import Button, Reply
 from channels.sending import DeliveryFailed, Notice
-from channels.settings import ChannelSettings
+from channels.settings import AssistantSettings, ChannelSettings
 from tests.conftest import Assistant
 from tests.fakes.telegram import BLOCKED, CHAT_NOT_FOUND, FakeTelegram, fake_telegram, flood
+from tests.harness import context, product_settings, with_channels
 from tests.http_server import free_port, serving
 
 # PTB 22 warns inside its own RetryAfter that the int becomes a timedelta; the sender reads either.
@@ -157,7 +157,7 @@ def keyboard(message: dict[str, Any]) -> list[list[tuple[str, str]]]:
 
 def stored(core: Core, reference: str) -> Complaint:
     with core.unit_of_work() as uow:
-        complaint = uow.repo.get(reference)
+        complaint = uow.complaints.get(reference)
         assert complaint is not None
         uow.session.expunge_all()
         return complaint
@@ -176,9 +176,7 @@ def file_complaint(customer: TelegramCustomer) -> str:
     return found.group(0)
 
 
-def survey_open_in_chat(
-    core: Core, settings: ChannelSettings, customer: TelegramCustomer, summary: str
-) -> str:
+def survey_open_in_chat(core: Core, settings: Settings, customer: TelegramCustomer, summary: str) -> str:
     """A complaint filed in the chat, walked by the logistics lead to 09 with every message delivered.
 
     The survey form is open in the customer's chat; returns the complaint's reference.
@@ -221,9 +219,7 @@ def fresh_fake(fake: FakeTelegram) -> None:
 @pytest.fixture(scope="module")
 def bot_settings(fake: FakeTelegram) -> ChannelSettings:
     return ChannelSettings(
-        rasa_token="",
-        redis_url="",
-        telegram_token=fake.token,
+        telegram_bot_token=fake.token,
         telegram_webhook_secret=SECRET,
         telegram_api_url=fake.api_url,
         telegram_mode="webhook",
@@ -232,8 +228,9 @@ def bot_settings(fake: FakeTelegram) -> ChannelSettings:
 
 
 @pytest.fixture(scope="module")
-def settings(assistant: Assistant, bot_settings: ChannelSettings) -> ChannelSettings:
-    return dataclasses.replace(bot_settings, rasa_url=assistant.rasa.url)
+def settings(core: Core, assistant: Assistant, bot_settings: Settings) -> Settings:
+    """The product's settings with the Telegram channel on, the assistant the real one."""
+    return product_settings(core, assistant.rasa.url).model_copy(update={"channels": bot_settings})
 
 
 @pytest.fixture(scope="module")
@@ -244,25 +241,25 @@ def core(assistant: Assistant) -> Iterator[Core]:
 
 
 @contextmanager
-def served_webhook(core: Core, settings: ChannelSettings) -> Iterator[str]:
+def served_webhook(core: Core, settings: Settings) -> Iterator[str]:
     """The product's Telegram webhook in a FastAPI app, served for real; yields its URL."""
     app = FastAPI()
-    app.include_router(telegram.routes(channel_context(core, settings)))
+    app.include_router(telegram.routes(context(core, settings)))
     with serving(app) as url:
         yield url + telegram.WEBHOOK_PATH
 
 
 @pytest.fixture(scope="module")
-def webhook(core: Core, settings: ChannelSettings) -> Iterator[str]:
+def webhook(core: Core, settings: Settings) -> Iterator[str]:
     with served_webhook(core, settings) as url:
         yield url
 
 
-def deliver_due(core: Core, settings: ChannelSettings) -> int:
+def deliver_due(core: Core, settings: Settings) -> int:
     """One run of the delivery worker with the Telegram sender, as ``ccm worker`` runs it."""
 
     async def run() -> int:
-        ctx = channel_context(core, settings)
+        ctx = context(core, settings)
         try:
             return await DeliveryWorker(ctx, {"telegram": telegram.sender(ctx)}, "telegram-test").run_once()
         finally:
@@ -310,7 +307,7 @@ def test_a_customer_files_a_complaint_in_their_telegram_language(
     assert complaint.customer.identity("telegram") == conversation(customer.chat_id)
     assert complaint.description == DELIVERY[language]
     with core.unit_of_work() as uow:
-        [acknowledgement] = uow.repo.outbox_for(uow.repo.get(reference))
+        [acknowledgement] = uow.outbox.for_complaint(uow.complaints.get(reference))
         assert acknowledgement.status == "delivered"  # shown in this turn, never sent again
         assert acknowledgement.body in answer
 
@@ -415,9 +412,11 @@ def test_group_chats_and_edited_messages_are_ignored(fake: FakeTelegram, webhook
 
 
 def test_while_the_assistant_is_down_the_webhook_asks_telegram_to_retry(
-    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
+    fake: FakeTelegram, webhook: str, core: Core, settings: Settings
 ) -> None:
-    down = dataclasses.replace(settings, rasa_url=f"http://127.0.0.1:{free_port()}")
+    down = settings.model_copy(
+        update={"assistant": AssistantSettings(rasa_url=f"http://127.0.0.1:{free_port()}")}
+    )
     customer = TelegramCustomer(fake, webhook, "de")
     update = customer.message_update(DELIVERY["de"])
     with served_webhook(core, down) as unready:
@@ -433,7 +432,7 @@ def test_while_the_assistant_is_down_the_webhook_asks_telegram_to_retry(
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_notices_reach_the_chat_and_the_survey_is_answered_with_a_tap(
-    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings, language: str
+    fake: FakeTelegram, webhook: str, core: Core, settings: Settings, language: str
 ) -> None:
     customer = TelegramCustomer(fake, webhook, language)
     reference = file_complaint(customer)
@@ -471,18 +470,18 @@ def test_notices_reach_the_chat_and_the_survey_is_answered_with_a_tap(
     [response] = complaint.survey_responses
     assert (response.score, response.satisfied) == (5, True)
     with core.unit_of_work() as uow:
-        assert {m.status for m in uow.repo.outbox_for(uow.repo.get(reference))} == {"delivered"}
+        assert {m.status for m in uow.outbox.for_complaint(uow.complaints.get(reference))} == {"delivered"}
 
 
 def test_an_unanswered_survey_is_reminded_once_in_the_chat_and_a_tap_on_the_reminder_answers_it(
-    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
+    fake: FakeTelegram, webhook: str, core: Core, settings: Settings
 ) -> None:
     customer = TelegramCustomer(fake, webhook, "tr")
     reference = survey_open_in_chat(core, settings, customer, summary="Yeni ürün gönderildi.")
     before = len(fake.sent_to(customer.chat_id))
 
     with core.unit_of_work() as uow:  # the customer lets the reminder time pass without answering
-        uow.repo.get(reference).survey_remind_at = uow.now() - dt.timedelta(minutes=1)
+        uow.complaints.get(reference).survey_remind_at = uow.now() - dt.timedelta(minutes=1)
         uow.session.commit()
     assert run_survey_schedule(core.unit_of_work()).reminded == 1
     assert run_survey_schedule(core.unit_of_work()).reminded == 0  # once, however often the worker looks
@@ -502,7 +501,7 @@ def test_an_unanswered_survey_is_reminded_once_in_the_chat_and_a_tap_on_the_remi
 
 
 def test_another_cases_notice_during_an_open_survey_is_shown_and_the_survey_asked_again(
-    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
+    fake: FakeTelegram, webhook: str, core: Core, settings: Settings
 ) -> None:
     customer = TelegramCustomer(fake, webhook, "de")
     reference = survey_open_in_chat(core, settings, customer, summary="Neue Ware verschickt.")
@@ -533,7 +532,7 @@ def test_another_cases_notice_during_an_open_survey_is_shown_and_the_survey_aske
 
 
 def test_a_notice_reaching_the_chat_while_the_customer_files_a_complaint_is_shown_and_filing_goes_on(
-    fake: FakeTelegram, webhook: str, core: Core, settings: ChannelSettings
+    fake: FakeTelegram, webhook: str, core: Core, settings: Settings
 ) -> None:
     customer = TelegramCustomer(fake, webhook, "tr")
     lead = access.staff_actor(core.unit_of_work(), email="elif.kaya@example.com")
@@ -571,7 +570,7 @@ def test_a_notice_reaching_the_chat_while_the_customer_files_a_complaint_is_show
 
 
 def test_long_polling_answers_queued_updates_until_stopped(
-    fake: FakeTelegram, core: Core, settings: ChannelSettings
+    fake: FakeTelegram, core: Core, settings: Settings
 ) -> None:
     customer = TelegramCustomer(fake, "", "tr")
     fake.webhook = {"url": "https://ccm.example.com/channels/telegram/webhook"}  # left from a deployment
@@ -588,7 +587,7 @@ def test_long_polling_answers_queued_updates_until_stopped(
             await asyncio.sleep(0.05)
 
     async def run() -> float:
-        ctx = channel_context(core, settings)
+        ctx = context(core, settings)
         stop = asyncio.Event()
         poller = asyncio.create_task(telegram.poll(ctx, stop, long_poll_seconds=2))
         try:
@@ -619,10 +618,10 @@ def test_long_polling_answers_queued_updates_until_stopped(
 
 
 def test_the_webhook_is_registered_with_its_secret_when_a_url_is_set(
-    fake: FakeTelegram, core: Core, settings: ChannelSettings
+    fake: FakeTelegram, core: Core, settings: Settings
 ) -> None:
     async def register(url: str) -> bool:
-        ctx = channel_context(core, dataclasses.replace(settings, telegram_webhook_url=url))
+        ctx = context(core, with_channels(settings, telegram_webhook_url=url))
         try:
             return await telegram.register_webhook(ctx)
         finally:
@@ -644,7 +643,7 @@ def test_the_webhook_is_registered_with_its_secret_when_a_url_is_set(
 
 
 def test_the_sender_shows_buttons_and_splits_what_telegram_cannot_take_at_once(
-    fake: FakeTelegram, bot_settings: ChannelSettings
+    fake: FakeTelegram, bot_settings: Settings
 ) -> None:
     chat_id = "6120000001"
     long_payload = '/inform{"category":"' + "x" * 60 + '"}'
@@ -660,7 +659,7 @@ def test_the_sender_shows_buttons_and_splits_what_telegram_cannot_take_at_once(
     assert [keyboard(m) for m in fake.messages(chat_id)] == [[], [], [[("Ja", "/affirm"), ("Nein", "/deny")]]]
 
 
-def test_a_notice_without_the_assistants_words_is_sent_as_its_body(bot_settings: ChannelSettings) -> None:
+def test_a_notice_without_the_assistants_words_is_sent_as_its_body(bot_settings: Settings) -> None:
     notice = Notice(7, "interim_notice", "tr", "CMP-2026-000007", "Şikayetiniz inceleniyor.", "telegram:61")
     sender = telegram.TelegramSender(bot_settings)
     now = dt.datetime.now(dt.UTC)
@@ -669,14 +668,12 @@ def test_a_notice_without_the_assistants_words_is_sent_as_its_body(bot_settings:
     assert sender.prepare(notice, words, now) == [r.as_json() for r in words]
 
 
-def test_telegram_refusals_become_delivery_failures(
-    fake: FakeTelegram, bot_settings: ChannelSettings
-) -> None:
+def test_telegram_refusals_become_delivery_failures(fake: FakeTelegram, bot_settings: Settings) -> None:
     part = Reply("Ihre Beschwerde wird geprüft.").as_json()
 
-    def failure(settings: ChannelSettings = bot_settings) -> DeliveryFailed:
+    def failure(channels: ChannelSettings = bot_settings) -> DeliveryFailed:
         with pytest.raises(DeliveryFailed) as caught:
-            asyncio.run(telegram.TelegramSender(settings).send("6120000002", part))
+            asyncio.run(telegram.TelegramSender(channels).send("6120000002", part))
         return caught.value
 
     fake.fail("sendMessage", flood(7))
@@ -691,7 +688,7 @@ def test_telegram_refusals_become_delivery_failures(
     assert failure().permanent
 
     unreachable = failure(
-        dataclasses.replace(bot_settings, telegram_api_url=f"http://127.0.0.1:{free_port()}/bot")
+        bot_settings.model_copy(update={"telegram_api_url": f"http://127.0.0.1:{free_port()}/bot"})
     )
     assert (unreachable.permanent, unreachable.retry_after) == (False, None)
     assert fake.messages("6120000002") == []  # nothing reached the chat

@@ -26,13 +26,13 @@ from ccm_core.bootstrap import bootstrap
 from ccm_core.i18n import translate
 from ccm_core.service_layer import access, chat, services, views
 from channels import web
-from channels.context import channel_context
 from channels.messages import Button, Reply, conversation_id
 from channels.sending import DeliveryFailed, Notice
 from channels.web.server import WebChatServer, socketio_messages
 from tests.assistant.test_conversations import DELIVERY, DELIVERY_LABEL, ORDER, REFERENCE, YES
-from tests.browser.servers import WebChat, channel_settings, deliver_outbox, web_chat
+from tests.browser.servers import WebChat, deliver_outbox, web_chat
 from tests.conftest import Assistant
+from tests.harness import context, product_settings
 from tests.http_server import free_port
 
 LANGUAGES = ["tr", "en", "de"]
@@ -201,7 +201,7 @@ def test_a_whole_complaint_in_the_customers_language_with_buttons_as_quick_repli
     reference = file_complaint(customer)
 
     with assistant.unit_of_work() as uow:
-        complaint = uow.repo.get(reference)
+        complaint = uow.complaints.get(reference)
         assert (complaint.channel, complaint.language, complaint.status) == ("web", language, "received")
         assert complaint.customer.identity("web") == conversation_id("web", session_id)
         assert complaint.description == DELIVERY[language]
@@ -335,7 +335,7 @@ def test_replies_for_a_page_closed_while_the_assistant_thought_wait_for_its_retu
     assistant: Assistant,
 ) -> None:
     core = bootstrap(assistant.settings)
-    server = WebChatServer(channel_context(core, channel_settings(assistant.rasa.url)))
+    server = WebChatServer(context(core, product_settings(core, assistant.rasa.url)))
     session_id = uuid.uuid4().hex  # no tab of it is connected
     reply = Reply(text("en", "ask_order_number"))
     asyncio.run(server.answer(session_id, [reply]))
@@ -345,7 +345,7 @@ def test_replies_for_a_page_closed_while_the_assistant_thought_wait_for_its_retu
 
 def test_the_web_sender_keeps_each_part_once_for_the_customers_page(assistant: Assistant) -> None:
     core = bootstrap(assistant.settings)
-    ctx = channel_context(core, channel_settings(assistant.rasa.url))
+    ctx = context(core, product_settings(core, assistant.rasa.url))
     sender = web.sender(ctx)
     assert (sender.channel, sender.idempotent) == ("web", True)
     notice = Notice(1, "interim_notice", "en", "CMP-2026-000001", "The notice's own words.", "web:x")

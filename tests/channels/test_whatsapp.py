@@ -35,14 +35,14 @@ from ccm_core.domain.survey import load_survey
 from ccm_core.i18n import translate
 from ccm_core.service_layer import access, chat, services
 from channels import whatsapp
-from channels.context import ChannelContext, channel_context
+from channels.context import ChannelContext
 from channels.delivery import DeliveryWorker
 from channels.messages import Button, Reply
 from channels.sending import DeliveryFailed
-from channels.settings import ChannelSettings
 from tests.assistant.test_conversations import DELIVERY, DELIVERY_LABEL, ORDER, REFERENCE
 from tests.conftest import Assistant
 from tests.fakes.whatsapp import API_VERSION, PHONE_NUMBER_ID, TOKEN, Failure, FakeWhatsApp, fake_whatsapp
+from tests.harness import context, product_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp"
 APP_SECRET = "9f3c2b7d41e85a60c1b9d2e7f4a3c8b5"
@@ -73,20 +73,27 @@ class Loop:
         self.loop.close()
 
 
-def channel_settings(
-    assistant: Assistant, api_url: str, *, templates: dict[str, str] = TEMPLATES, rasa_url: str = ""
-) -> ChannelSettings:
-    return ChannelSettings(
-        rasa_url=rasa_url or assistant.rasa.url,
-        rasa_token="",
-        redis_url="",
-        whatsapp_token=TOKEN,
-        whatsapp_phone_number_id=PHONE_NUMBER_ID,
-        whatsapp_app_secret=APP_SECRET,
-        whatsapp_verify_token=VERIFY_TOKEN,
-        whatsapp_api_url=api_url,
-        whatsapp_api_version=API_VERSION,
-        whatsapp_templates=templates,
+def whatsapp_context(
+    core: Core,
+    assistant: Assistant,
+    api_url: str,
+    *,
+    templates: dict[str, str] = TEMPLATES,
+    rasa_url: str = "",
+) -> ChannelContext:
+    return context(
+        core,
+        product_settings(
+            core,
+            rasa_url or assistant.rasa.url,
+            whatsapp_token=TOKEN,
+            whatsapp_phone_number_id=PHONE_NUMBER_ID,
+            whatsapp_app_secret=APP_SECRET,
+            whatsapp_verify_token=VERIFY_TOKEN,
+            whatsapp_api_url=api_url,
+            whatsapp_api_version=API_VERSION,
+            whatsapp_templates=templates,
+        ),
     )
 
 
@@ -112,7 +119,7 @@ def serve_router(ctx: ChannelContext) -> TestClient:
 @pytest.fixture(scope="module")
 def webhook(assistant: Assistant, fake: FakeWhatsApp, core: Core) -> Iterator[TestClient]:
     """The WhatsApp router, served; one event loop for all its requests (``with``)."""
-    with serve_router(channel_context(core, channel_settings(assistant, fake.url))) as client:
+    with serve_router(whatsapp_context(core, assistant, fake.url)) as client:
         yield client
 
 
@@ -142,7 +149,7 @@ class Delivery:
 
 @pytest.fixture(scope="module")
 def worker(assistant: Assistant, fake: FakeWhatsApp, core: Core, loop: Loop) -> Delivery:
-    return Delivery(channel_context(core, channel_settings(assistant, fake.url)), loop)
+    return Delivery(whatsapp_context(core, assistant, fake.url), loop)
 
 
 @pytest.fixture(autouse=True)
@@ -255,20 +262,22 @@ def file_complaint(customer: Customer) -> str:
 
 def outbox_message(assistant: Assistant, outbox_id: int) -> OutboxMessage:
     with assistant.unit_of_work() as uow:
-        message = uow.repo.outbox_message(outbox_id)
+        message = uow.outbox.get(outbox_id)
         uow.session.expunge_all()
         return message
 
 
 def pending_notice(assistant: Assistant, reference: str, kind: str) -> int:
     with assistant.unit_of_work() as uow:
-        complaint = uow.repo.get(reference)
-        return next(m.id for m in uow.repo.outbox_for(complaint) if m.kind == kind and m.status == "pending")
+        complaint = uow.complaints.get(reference)
+        return next(
+            m.id for m in uow.outbox.for_complaint(complaint) if m.kind == kind and m.status == "pending"
+        )
 
 
 def stored(assistant: Assistant, reference: str) -> Complaint:
     with assistant.unit_of_work() as uow:
-        complaint = uow.repo.get(reference)
+        complaint = uow.complaints.get(reference)
         assert complaint is not None
         uow.session.expunge_all()
         return complaint
@@ -403,7 +412,7 @@ def test_when_the_assistant_is_down_meta_is_told_to_retry_and_the_retry_is_answe
     payload, _ = customer.event("text_message")
     payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = DELIVERY["en"]
     body = json.dumps(payload).encode()
-    down = channel_context(core, channel_settings(assistant, fake.url, rasa_url="http://127.0.0.1:9"))
+    down = whatsapp_context(core, assistant, fake.url, rasa_url="http://127.0.0.1:9")
 
     with serve_router(down) as unavailable:
         refused = unavailable.post(whatsapp.WEBHOOK_PATH, content=body, headers=signed(body))
@@ -465,7 +474,7 @@ def test_outside_the_window_without_a_template_the_notice_is_recorded_failed_wit
     reference = file_complaint(customer)
     lead = access.staff_actor(assistant.unit_of_work(), email=LEAD)
     window_closed(assistant, customer)
-    no_templates = channel_context(core, channel_settings(assistant, fake.url, templates={}))
+    no_templates = whatsapp_context(core, assistant, fake.url, templates={})
 
     services.start_review(assistant.unit_of_work(), lead, reference)
     sent_before = len(fake.sent_to(customer.wa_id))
@@ -567,7 +576,7 @@ def test_outside_the_window_the_survey_template_carries_the_scores_as_quick_repl
 def test_replies_are_shaped_to_whatsapps_limits(
     assistant: Assistant, core: Core, fake: FakeWhatsApp, loop: Loop
 ) -> None:
-    sender = whatsapp.sender(channel_context(core, channel_settings(assistant, fake.url)))
+    sender = whatsapp.sender(whatsapp_context(core, assistant, fake.url))
     wa_id = "905320000001"
     long_titles = tuple(
         Button(f"Option number {n} with a long title", f'/choose{{"n":{n}}}') for n in range(3)
@@ -618,7 +627,7 @@ def test_metas_errors_become_permanent_or_temporary_failures(
     permanent: bool,
     retry_after: float | None,
 ) -> None:
-    sender = whatsapp.sender(channel_context(core, channel_settings(assistant, fake.url)))
+    sender = whatsapp.sender(whatsapp_context(core, assistant, fake.url))
     fake.fail_next(failure)
 
     with pytest.raises(DeliveryFailed) as refused:
@@ -632,7 +641,7 @@ def test_metas_errors_become_permanent_or_temporary_failures(
 def test_an_unreachable_cloud_api_is_a_temporary_failure(
     assistant: Assistant, core: Core, loop: Loop
 ) -> None:
-    sender = whatsapp.sender(channel_context(core, channel_settings(assistant, "http://127.0.0.1:9")))
+    sender = whatsapp.sender(whatsapp_context(core, assistant, "http://127.0.0.1:9"))
 
     with pytest.raises(DeliveryFailed) as refused:
         loop.run(sender.send("905320000003", Reply("Hallo").as_json()))

@@ -40,9 +40,9 @@ def test_seed_loads_the_demo_organisation_and_says_how_much(invoke, make_uow):
     assert result.exit_code == 0, result.output
     assert demo_counts() in result.stdout
     with make_uow() as uow:
-        assert uow.repo.department("logistics") is not None
-        assert uow.repo.category("delivery").department.code == "logistics"
-        assert uow.repo.staff_by_email("elif.kaya@example.com").role == "lead"
+        assert uow.organisation.department("logistics") is not None
+        assert uow.organisation.category("delivery").department.code == "logistics"
+        assert uow.organisation.staff_by_email("elif.kaya@example.com").role == "lead"
 
 
 def test_seed_if_empty_leaves_a_loaded_organisation_alone(invoke, uow):
@@ -72,7 +72,7 @@ def test_seed_reads_the_file_it_is_given(invoke, tmp_path, make_uow):
     assert result.exit_code == 0, result.output
     assert "1 departments, 1 staff, 1 categories (routing), 1 SLA rules" in result.stdout
     with make_uow() as uow:
-        assert [department.code for department in uow.repo.departments()] == ["kitchen"]
+        assert [department.code for department in uow.organisation.departments()] == ["kitchen"]
 
 
 def test_seed_names_a_missing_file(invoke, tmp_path):

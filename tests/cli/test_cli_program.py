@@ -40,7 +40,7 @@ def test_seed(run_ccm, make_uow):
     assert result.returncode == 0, result.stderr
     assert "6 departments" in result.stdout
     with make_uow() as uow:
-        assert len(uow.repo.departments()) == 6
+        assert len(uow.organisation.departments()) == 6
 
 
 def test_seed_if_empty_twice_loads_once(run_ccm, make_uow):
@@ -53,7 +53,7 @@ def test_seed_if_empty_twice_loads_once(run_ccm, make_uow):
     assert "already loaded" in second.stdout
     assert "Loaded from" not in second.stdout
     with make_uow() as uow:
-        assert len(uow.repo.departments()) == 6
+        assert len(uow.organisation.departments()) == 6
 
 
 def test_tokens_create_prints_the_token_last(run_ccm, uow):

@@ -50,7 +50,7 @@ from ccm_core.service_layer.report import (
 )
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import DEMO_ORGANISATION, Settings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from tests.conftest import Clock, empty_database
 from tests.service.helpers import outbox, record, staff
 
@@ -373,7 +373,9 @@ def test_sqlite_and_postgresql_give_identical_reports(request: pytest.FixtureReq
         try:
             clock = Clock()
             uow = UnitOfWork(
-                session_factory(engine), settings=Settings(data_dir=tmp_path, database_url=url), clock=clock
+                session_factory(engine),
+                settings=CoreSettings(data_dir=tmp_path, database_url=url),
+                clock=clock,
             )
             seed_organisation(uow, DEMO_ORGANISATION)
             build_data_set(uow, clock)

@@ -8,7 +8,6 @@ follow-up round, and too many rounds alert the department's leads.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -45,7 +44,7 @@ def kinds(uow: UnitOfWork, reference: str) -> list[str]:
 
 def stored(uow: UnitOfWork, reference: str) -> Complaint:
     with uow:
-        complaint = uow.repo.get(reference)
+        complaint = uow.complaints.get(reference)
         assert complaint is not None
         uow.session.expunge_all()
         return complaint
@@ -85,7 +84,7 @@ def uow_with(uow: UnitOfWork, engine: Engine, clock: Clock) -> Callable[..., Uni
     factory = session_factory(engine)
 
     def configured(**changes: object) -> UnitOfWork:
-        return UnitOfWork(factory, settings=dataclasses.replace(uow.settings, **changes), clock=clock)
+        return UnitOfWork(factory, settings=uow.settings.model_copy(update=changes), clock=clock)
 
     return configured
 
@@ -261,9 +260,9 @@ def test_the_audit_names_the_schedule_as_who_sent_reminded_and_expired(uow: Unit
     clock.advance(hours=120)
     run_survey_schedule(uow)
     with uow:
-        complaint = uow.repo.get(reference)
+        complaint = uow.complaints.get(reference)
         assert complaint is not None
-        by_action = {e.action: e.actor for e in uow.repo.audit_trail(complaint)}
+        by_action = {e.action: e.actor for e in uow.audit.trail(complaint)}
     assert (
         by_action["send_survey"]
         == by_action["remind_survey"]

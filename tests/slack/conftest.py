@@ -23,30 +23,32 @@ import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from ccm.settings import Settings
 from ccm.web import create_app
 from ccm_core.adapters.db import create_db_engine, session_factory
 from ccm_core.bootstrap import Core
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.context import channel_context
-from channels.settings import ChannelSettings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from channels.slack import SlackNotifier
 from channels.slack.app import EVENTS_PATH
 from tests.conftest import Clock
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack, fake_slack, form, signed
+from tests.harness import NOWHERE, context, product_settings
 from tests.http_server import serving
 
 _ids = itertools.count(random.randrange(10_000, 90_000))
 
 
-def slack_settings(fake: FakeSlack, **extra: Any) -> ChannelSettings:
-    return ChannelSettings(
+def slack_settings(core: Core, fake: FakeSlack, rasa_url: str = NOWHERE, **extra: Any) -> Settings:
+    """The product's settings with the Slack app on, talking to the local stand-in for Slack."""
+    return product_settings(
+        core,
+        rasa_url,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=f"{fake.url}/api/",
         slack_mode="http",
-        rasa_url=extra.pop("rasa_url", "http://127.0.0.1:9"),
         **extra,
     )
 
@@ -204,14 +206,14 @@ class Staffroom:
 @pytest.fixture
 def staffroom(database_url: str, tmp_path: Any) -> Iterator[Staffroom]:
     clock = Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    settings = CoreSettings(data_dir=tmp_path, database_url=database_url)
     engine = create_db_engine(database_url)
     sessions = session_factory(engine)
     core = Core(settings, engine, lambda: UnitOfWork(sessions, settings=settings, clock=clock))
     seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
     with fake_slack() as fake:
-        channels = slack_settings(fake)
-        ctx = channel_context(core, channels)
+        channels = slack_settings(core, fake)
+        ctx = context(core, channels)
         notifier = SlackNotifier(ctx, AsyncWebClient(token=BOT_TOKEN, base_url=f"{fake.url}/api/"), "test")
         try:
             with serving(create_app(core, channels)) as url:

@@ -23,12 +23,12 @@ from ccm_core.domain.queues import OutboxMessage
 from ccm_core.domain.records import CustomerMessage
 from ccm_core.i18n import translate
 from ccm_core.service_layer import views
-from channels.context import channel_context
 from channels.slack import SlackNotifier
 from tests.browser.servers import deliver_outbox
 from tests.channels.test_web_chat import Customer, file_complaint, texts
 from tests.conftest import Assistant
 from tests.fakes.slack import BOT_TOKEN, channel_id, fake_slack
+from tests.harness import context
 from tests.http_server import serving
 from tests.slack.conftest import Staffroom, slack_settings
 
@@ -40,9 +40,9 @@ LOGISTICS = channel_id("#ccm-logistics")
 def room(assistant: Assistant) -> Iterator[Staffroom]:
     core = bootstrap(assistant.settings)
     with fake_slack() as fake:
-        channels = slack_settings(fake, rasa_url=assistant.rasa.url)
+        channels = slack_settings(core, fake, assistant.rasa.url)
         client = AsyncWebClient(token=BOT_TOKEN, base_url=f"{fake.url}/api/")
-        notifier = SlackNotifier(channel_context(core, channels), client, "handoff-test")
+        notifier = SlackNotifier(context(core, channels), client, "handoff-test")
         try:
             with serving(create_app(core, channels)) as url:
                 yield Staffroom(url, fake, core, notifier)

@@ -8,7 +8,6 @@ arrive there as envelopes, as Slack sends them, and each is acknowledged over th
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import random
@@ -23,6 +22,7 @@ import pytest
 from sqlalchemy import select
 from uvicorn.config import STARTUP_FAILURE
 
+from ccm.settings import Settings
 from ccm.web import create_app
 from ccm_core.adapters.db import create_db_engine, session_factory
 from ccm_core.bootstrap import Core
@@ -33,12 +33,12 @@ from ccm_core.service_layer import views
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView
-from ccm_core.settings import DEMO_ORGANISATION, Settings
-from channels.settings import ChannelSettings
+from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
 from channels.slack import blocks
 from channels.slack.app import EVENTS_PATH
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, TEAM, FakeSlack, channel_id, fake_slack, form, signed
 from tests.fakes.slack_socket_mode import FakeSocketMode, fake_socket_mode
+from tests.harness import with_channels
 from tests.http_server import serving
 from tests.service.helpers import record
 from tests.slack.conftest import button_click, slack_settings, view_submission
@@ -53,7 +53,7 @@ class Setup:
     core: Core
     fake: FakeSlack
     sockets: FakeSocketMode
-    channels: ChannelSettings
+    settings: Settings
 
     def uow(self) -> UnitOfWork:
         return self.core.unit_of_work()
@@ -61,17 +61,20 @@ class Setup:
 
 @pytest.fixture
 def setup(database_url: str, tmp_path: Any) -> Iterator[Setup]:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    settings = CoreSettings(data_dir=tmp_path, database_url=database_url)
     engine = create_db_engine(database_url)
     core = Core(settings, engine, lambda: UnitOfWork(session_factory(engine), settings=settings))
     seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
     try:
         with fake_slack() as fake, fake_socket_mode(fake) as sockets:
             # Socket Mode needs the bot token and the app-level token; no signing secret.
-            channels = dataclasses.replace(
-                slack_settings(fake), slack_mode="socket", slack_app_token=APP_TOKEN, slack_signing_secret=""
+            product = with_channels(
+                slack_settings(core, fake),
+                slack_mode="socket",
+                slack_app_token=APP_TOKEN,
+                slack_signing_secret="",
             )
-            yield Setup(core, fake, sockets, channels)
+            yield Setup(core, fake, sockets, product)
     finally:
         engine.dispose()
 
@@ -122,7 +125,7 @@ def test_staff_work_a_case_over_socket_mode_and_the_connection_lasts_as_long_as_
     def case_now() -> CaseView:
         return views.get_complaint(setup.uow(), Actor.system(), reference)
 
-    with serving(create_app(setup.core, setup.channels)) as url:
+    with serving(create_app(setup.core, setup.settings)) as url:
         # Connected at start-up, with the app-level token, to the URL Slack handed out.
         connection = sockets.connected()
         opened = [call for call in fake.calls if call.method == "apps.connections.open"]
@@ -176,9 +179,9 @@ def test_an_app_token_slack_refuses_fails_the_start_up_at_once(
     """Rather than a server that never starts: slack-sdk alone would ask for a URL again and again."""
     exits: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda raised: exits.append(raised.exc_value))
-    channels = dataclasses.replace(setup.channels, slack_app_token="xapp-1-A0CCMAPP1-revoked")
+    revoked = with_channels(setup.settings, slack_app_token="xapp-1-A0CCMAPP1-revoked")
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="did not start"), serving(create_app(setup.core, channels)):
+    with pytest.raises(RuntimeError, match="did not start"), serving(create_app(setup.core, revoked)):
         pass
     assert time.monotonic() - started < 5
     # uvicorn gives up as `ccm serve` would: "Application startup failed", exit status 3.

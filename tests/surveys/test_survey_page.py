@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import hashlib
 import html
 import logging
@@ -37,10 +36,10 @@ from ccm_core.i18n import LANGUAGES
 from ccm_core.service_layer import customer_data, services
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.service_layer.unit_of_work import UnitOfWork
-from ccm_core.settings import Settings
-from channels.settings import ChannelSettings
+from ccm_core.settings import CoreSettings
 from surveys import page as survey_page
 from tests.conftest import Clock
+from tests.harness import product_settings
 from tests.http_server import serving
 from tests.service.helpers import outbox, record, staff, to_informed
 
@@ -82,7 +81,7 @@ class Site:
 
     def case(self, reference: str) -> Complaint:
         with self.uow() as uow:
-            complaint = uow.repo.get(reference)
+            complaint = uow.complaints.get(reference)
             assert complaint is not None
             uow.session.expunge_all()
             return complaint
@@ -111,22 +110,18 @@ class Site:
             ]
 
 
-def channel_settings() -> ChannelSettings:
-    return ChannelSettings(redis_url="", telegram_token="", whatsapp_token="", slack_bot_token="")
-
-
 @pytest.fixture
 def make_site(
-    uow: UnitOfWork, settings: Settings, engine: Engine, clock: Clock
+    uow: UnitOfWork, settings: CoreSettings, engine: Engine, clock: Clock
 ) -> Iterator[Callable[..., Site]]:
     """The whole product's web server on the seeded database; ``nps=True`` turns the NPS question on."""
     with contextlib.ExitStack() as servers:
 
         def start(nps: bool = False) -> Site:
-            chosen = dataclasses.replace(settings, survey_nps=nps)
+            chosen = settings.model_copy(update={"survey_nps": nps})
             factory = session_factory(engine)
             core = Core(chosen, engine, lambda: UnitOfWork(factory, settings=chosen, clock=clock))
-            return Site(servers.enter_context(serving(create_app(core, channel_settings()))), core, clock)
+            return Site(servers.enter_context(serving(create_app(core, product_settings(core)))), core, clock)
 
         yield start
 

@@ -1,4 +1,4 @@
-"""Queries the service layer needs, in one place and free of business rules."""
+"""The Complaint aggregate: loading it, numbering it, and the questions asked across cases."""
 
 from __future__ import annotations
 
@@ -14,19 +14,18 @@ from sqlalchemy.orm import Session
 from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.customer import Customer, CustomerIdentity
 from ccm_core.domain.lifecycle import Status
-from ccm_core.domain.organisation import ApiToken, Category, Department, ReferenceCounter, SlaRule, Staff
-from ccm_core.domain.queues import DeliveryStatus, OutboxMessage
-from ccm_core.domain.records import AuditEvent
+from ccm_core.domain.organisation import Category, Department, ReferenceCounter
+from ccm_core.domain.records import AuditEvent, SurveyResponse
 from ccm_core.domain.search import ComplaintFilter
-from ccm_core.domain.sla import STEP_COLUMNS, SlaPolicy, SlaStep
+from ccm_core.domain.sla import STEP_COLUMNS, SlaStep
 
 
-class Repository:
+class ComplaintRepository:
+    """Complaints by reference; ``seen`` holds every one loaded, for the unit of work to store its records."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
         self.seen: set[Complaint] = set()
-
-    # -- complaints --
 
     def add(self, complaint: Complaint) -> None:
         self.session.add(complaint)
@@ -43,6 +42,11 @@ class Repository:
     def by_idempotency_key(self, key: str) -> Complaint | None:
         return self.session.scalars(select(Complaint).where(Complaint.idempotency_key == key)).one_or_none()
 
+    def of_customer(self, customer: Customer) -> Sequence[Complaint]:
+        complaints = self.session.scalars(select(Complaint).where(Complaint.customer_id == customer.id)).all()
+        self.seen.update(complaints)
+        return complaints
+
     def next_reference_number(self, year: int) -> int:
         """Take the next number of ``year``; the counter row's lock serialises concurrent intakes."""
         dialect = self.session.get_bind().dialect.name
@@ -58,6 +62,19 @@ class Repository:
             .values(last_value=ReferenceCounter.last_value + 1)
             .returning(ReferenceCounter.last_value)
         ).scalar_one()
+
+    def last_change(self, reference: str) -> tuple[Status, str] | None:
+        """The case's status and who wrote its latest audit event, read fresh (after a lost race)."""
+        row = self.session.execute(
+            select(Complaint.status, AuditEvent.actor)
+            .join(AuditEvent, AuditEvent.complaint_id == Complaint.id)
+            .where(Complaint.reference == reference)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (row.status, row.actor)
+
+    # -- searching --
 
     def list(self, criteria: ComplaintFilter) -> tuple[Sequence[Complaint], int]:
         query = self._filtered(select(Complaint), criteria)
@@ -106,6 +123,23 @@ class Repository:
             query = query.where(Complaint.status != Status.CLOSED)
         return query
 
+    def handed_over(self, channel: str, address: str) -> str | None:
+        """The newest open case of this conversation that staff have taken over, if any."""
+        return self.session.scalars(
+            select(Complaint.reference)
+            .join(CustomerIdentity, CustomerIdentity.customer_id == Complaint.customer_id)
+            .where(
+                CustomerIdentity.channel == channel,
+                CustomerIdentity.external_id == address,
+                Complaint.needs_human.is_(True),
+                Complaint.status != Status.CLOSED,
+            )
+            .order_by(Complaint.id.desc())
+            .limit(1)
+        ).first()
+
+    # -- deadlines --
+
     def sla_watch(
         self, now: dt.datetime, soon_until: dt.datetime, department_id: int | None = None
     ) -> builtins.list[tuple[Complaint, SlaStep, dt.datetime]]:
@@ -135,77 +169,42 @@ class Repository:
             .order_by(Complaint.decision_due_at, Complaint.id)
         ).all()
 
-    def audit_trail(self, complaint: Complaint) -> Sequence[AuditEvent]:
+    # -- surveys (the (status, time) indexes of migration 0006 answer these) --
+
+    def surveys_to_send(self, now: dt.datetime, limit: int) -> builtins.list[str]:
+        """Informed cases whose survey is due, oldest first."""
+        return self._due(
+            Complaint.status == Status.CUSTOMER_INFORMED, Complaint.survey_send_at <= now, limit=limit
+        )
+
+    def surveys_to_remind(self, now: dt.datetime, limit: int) -> builtins.list[str]:
+        """Cases whose survey is due its one reminder and still open, oldest first."""
+        return self._due(
+            Complaint.status == Status.SURVEY_SENT,
+            Complaint.survey_remind_at <= now,
+            Complaint.survey_reminded_at.is_(None),
+            Complaint.survey_expires_at > now,
+            limit=limit,
+        )
+
+    def surveys_to_expire(self, now: dt.datetime, limit: int) -> builtins.list[str]:
+        """Cases whose survey went unanswered past its expiry, oldest first."""
+        return self._due(
+            Complaint.status == Status.SURVEY_SENT, Complaint.survey_expires_at <= now, limit=limit
+        )
+
+    def _due(self, *conditions: ColumnElement[bool], limit: int) -> builtins.list[str]:
+        query = select(Complaint.reference).where(*conditions).order_by(Complaint.id).limit(limit)
+        return builtins.list(self.session.scalars(query))
+
+    def survey_comment(self, reference: str, round_: int) -> str | None:
+        """The customer's comment on a round's survey (the latest answer's)."""
         return self.session.scalars(
-            select(AuditEvent).where(AuditEvent.complaint_id == complaint.id).order_by(AuditEvent.id)
-        ).all()
-
-    def outbox_for(self, complaint: Complaint) -> Sequence[OutboxMessage]:
-        return self.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.complaint_id == complaint.id).order_by(OutboxMessage.id)
-        ).all()
-
-    def complaints_of(self, customer: Customer) -> Sequence[Complaint]:
-        complaints = self.session.scalars(select(Complaint).where(Complaint.customer_id == customer.id)).all()
-        self.seen.update(complaints)
-        return complaints
-
-    def pending_outbox(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
-        return self.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == DeliveryStatus.PENDING, OutboxMessage.available_at <= now)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        ).all()
-
-    def outbox_message(self, message_id: int) -> OutboxMessage | None:
-        return self.session.get(OutboxMessage, message_id)
-
-    # -- organisation --
-
-    def department(self, code: str) -> Department | None:
-        return self.session.scalars(select(Department).where(Department.code == code)).one_or_none()
-
-    def departments(self) -> Sequence[Department]:
-        return self.session.scalars(select(Department).order_by(Department.code)).all()
-
-    def category(self, code: str) -> Category | None:
-        return self.session.scalars(select(Category).where(Category.code == code)).one_or_none()
-
-    def categories(self, active_only: bool = True) -> Sequence[Category]:
-        query = select(Category).order_by(Category.code)
-        if active_only:
-            query = query.where(Category.active.is_(True))
-        return self.session.scalars(query).all()
-
-    def staff_by_email(self, email: str) -> Staff | None:
-        return self.session.scalars(
-            select(Staff).where(func.lower(Staff.email) == email.lower())
-        ).one_or_none()
-
-    def staff_by_slack_id(self, slack_user_id: str) -> Staff | None:
-        return self.session.scalars(select(Staff).where(Staff.slack_user_id == slack_user_id)).one_or_none()
-
-    def all_staff(self) -> Sequence[Staff]:
-        return self.session.scalars(select(Staff).order_by(Staff.email)).all()
-
-    def sla_policy(self) -> SlaPolicy:
-        rules = self.session.scalars(select(SlaRule)).all()
-        return SlaPolicy({(rule.priority, SlaStep(rule.step)): rule.hours for rule in rules})
-
-    # -- customers and tokens --
-
-    def customer_by_identity(self, channel: str, external_id: str) -> Customer | None:
-        return self.session.scalars(
-            select(Customer)
-            .join(CustomerIdentity)
-            .where(CustomerIdentity.channel == channel, CustomerIdentity.external_id == external_id)
-        ).one_or_none()
-
-    def token_by_hash(self, token_hash: str) -> ApiToken | None:
-        return self.session.scalars(
-            select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-        ).one_or_none()
+            select(SurveyResponse.comment)
+            .join(Complaint, SurveyResponse.complaint_id == Complaint.id)
+            .where(Complaint.reference == reference, SurveyResponse.round == round_)
+            .order_by(SurveyResponse.id.desc())
+        ).first()
 
 
 def _any_breached(now: dt.datetime) -> ColumnElement[bool]:

@@ -1,0 +1,48 @@
+"""What chat channels keep: when a customer last wrote, and web chat messages not yet shown."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ccm_core.adapters.tables import ChatContact, ChatMessage
+
+
+class ChatRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: ChatContact | ChatMessage) -> None:
+        self.session.add(row)
+
+    def contact(self, conversation_id: str) -> ChatContact | None:
+        return self.session.get(ChatContact, conversation_id)
+
+    def unshown(self, conversation_id: str) -> Sequence[ChatMessage]:
+        """The conversation's messages its page has not shown yet, oldest first."""
+        return self.session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.conversation_id == conversation_id, ChatMessage.shown_at.is_(None))
+            .order_by(ChatMessage.id)
+        ).all()
+
+    def mark_shown(self, ids: Collection[int], now: dt.datetime) -> None:
+        """Only messages not shown before: the first time a message was shown is kept."""
+        self.session.execute(
+            update(ChatMessage)
+            .where(ChatMessage.id.in_(ids), ChatMessage.shown_at.is_(None))
+            .values(shown_at=now)
+        )
+
+    def with_unshown(self, conversation_ids: Collection[str]) -> list[str]:
+        """Of these conversations, the ones with messages waiting."""
+        return list(
+            self.session.scalars(
+                select(ChatMessage.conversation_id)
+                .where(ChatMessage.conversation_id.in_(conversation_ids), ChatMessage.shown_at.is_(None))
+                .distinct()
+            )
+        )

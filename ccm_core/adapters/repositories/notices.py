@@ -1,0 +1,61 @@
+"""Staff notices (what a department must hear) and staff posts (where a case is shown to it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ccm_core.adapters.repositories.queues import LeasedQueue
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.queues import StaffNotice, StaffPost
+
+
+class NoticeRepository(LeasedQueue[StaffNotice]):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, StaffNotice)
+
+    def add(self, notice: StaffNotice) -> None:
+        self.session.add(notice)
+
+    def claim_due(self, worker: str, *, now: dt.datetime, limit: int, lease_seconds: int) -> list[int]:
+        """Lease due notices, the oldest per case only: a case is posted before its updates."""
+        return self._claim_due(
+            worker,
+            now=now,
+            same_queue=(StaffNotice.complaint_id,),
+            where=(),
+            limit=limit,
+            lease_seconds=lease_seconds,
+        )
+
+    def raised(self, dedupe_key: str) -> bool:
+        """Whether the alert with this key exists already."""
+        return (
+            self.session.scalar(select(StaffNotice.id).where(StaffNotice.dedupe_key == dedupe_key))
+            is not None
+        )
+
+    # -- staff posts --
+
+    def add_post(self, post: StaffPost) -> None:
+        self.session.add(post)
+
+    def post_of(self, complaint: Complaint) -> StaffPost | None:
+        return self.session.scalars(select(StaffPost).where(StaffPost.complaint_id == complaint.id)).first()
+
+    def post_by_reference(self, reference: str) -> StaffPost | None:
+        return self.session.scalars(
+            select(StaffPost)
+            .join(Complaint, StaffPost.complaint_id == Complaint.id)
+            .where(Complaint.reference == reference)
+        ).first()
+
+    def reference_of_post(self, channel_ref: str, message_ref: str) -> str | None:
+        """The case shown by this message."""
+        return self.session.scalars(
+            select(Complaint.reference)
+            .join(StaffPost, StaffPost.complaint_id == Complaint.id)
+            .where(StaffPost.channel_ref == channel_ref, StaffPost.message_ref == message_ref)
+        ).first()
