@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 # Rasa needs Python 3.10 and pins old libraries: it gets its own environment, cached outside the
-# clone and keyed by its requirements, and models are cached by the content of rasa_project/.
+# clone and keyed by its requirements, and models are cached by the content of rasa_project/
+# (not its evaluation, its tests, nor server/, which the Rasa server loads at run time: the lock store).
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ccm
 PYTHON310 ?= $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
@@ -15,7 +16,7 @@ RASA_ENV := $(CACHE_DIR)/rasa-$(shell cat $(RASA_REQUIREMENTS) | sha256sum | cut
 RASA := $(RASA_ENV)/bin/rasa
 RASA_STAMP := $(RASA_ENV)/.complete
 MODEL_HASH := $(shell find rasa_project -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) \
-	-not -path '*/eval/*' -not -path '*/tests/*' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+	-not -path '*/eval/*' -not -path '*/tests/*' -not -path '*/server/*' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 MODEL := $(CACHE_DIR)/models/ccm-$(MODEL_HASH).tar.gz
 export RASA_TELEMETRY_ENABLED := false
 export CCM_RASA_BIN := $(abspath $(RASA))
@@ -90,8 +91,8 @@ test: install model browser
 	@$(BIN)/ruff format --check .
 	@$(BIN)/lint-imports
 	@$(BIN)/mypy
-	@echo "==> The assistant's custom NLU components (unit tests, in the Rasa environment)"
-	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python -m pytest components/tests -q -p no:cacheprovider
+	@echo "==> The assistant's custom NLU components and its lock store (unit tests, in the Rasa environment)"
+	@cd rasa_project && PYTHONPATH=. $(RASA_ENV)/bin/python -m pytest components/tests server/tests -q -p no:cacheprovider
 	@echo "==> The assistant's test stories (rasa test --stories tests)"
 	@cd rasa_project && PYTHONPATH=. $(RASA) test core --stories tests --model $(MODEL) --out $(CACHE_DIR)/story-results --e2e --fail-on-prediction-errors --no-plot
 	@echo "==> Tests on SQLite and PostgreSQL, with the real Rasa server and action server"

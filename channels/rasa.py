@@ -2,8 +2,10 @@
 
 Rasa keeps conversations in a SQL tracker store of the same database family as the core
 (a SQLite file beside ``ccm.db`` by default, the same PostgreSQL server in production),
-or in Redis with a Redis lock store when ``CCM_REDIS_URL`` is set, so several Rasa
-replicas can serve the same conversations.
+or in Redis when ``CCM_REDIS_URL`` is set, so several Rasa replicas can serve the same
+conversations. Then the Rasa servers take turns on a conversation through our lock store
+(``rasa_project/server/lock_store.py``): Rasa's own ``redis`` lock store lets two servers handle
+one conversation's messages at once, or fails one (RasaHQ/rasa#9213).
 """
 
 from __future__ import annotations
@@ -19,14 +21,19 @@ from sqlalchemy import make_url
 from ccm_core.settings import CoreSettings
 from channels.settings import AssistantSettings
 
+# Imported by the Rasa server, which runs in rasa_project/ with it on PYTHONPATH.
+LOCK_STORE = "server.lock_store.FifoRedisLockStore"
 
-def tracker_store(core: CoreSettings, assistant: AssistantSettings) -> dict[str, Any]:
+
+def tracker_store(
+    core: CoreSettings, assistant: AssistantSettings, key_prefix: str = "ccm"
+) -> dict[str, Any]:
     """Rasa's tracker store: Redis when configured, else SQL next to the core's database."""
     if core.redis_url:
         return {
             "type": "redis",
             **_redis(core.redis_url),
-            "key_prefix": "ccm",
+            "key_prefix": key_prefix,
         }  # Rasa makes it ccm:tracker:<id>
     url = make_url(assistant.rasa_tracker_url or core.database_url)
     if url.get_backend_name() == "sqlite":
@@ -52,14 +59,17 @@ def _redis(url: str) -> dict[str, Any]:
     return config
 
 
-def endpoints(core: CoreSettings, assistant: AssistantSettings) -> dict[str, Any]:
-    """The content of Rasa's ``endpoints.yml``: our action server, the tracker store, the lock store."""
+def endpoints(core: CoreSettings, assistant: AssistantSettings, key_prefix: str = "ccm") -> dict[str, Any]:
+    """The content of Rasa's ``endpoints.yml``: our action server, the tracker store, the lock store.
+
+    ``key_prefix`` starts the keys of the stores in Redis (tests keep each run's apart with it).
+    """
     config: dict[str, Any] = {
         "action_endpoint": {"url": assistant.action_server_url},
-        "tracker_store": tracker_store(core, assistant),
+        "tracker_store": tracker_store(core, assistant, key_prefix),
     }
     if core.redis_url:
-        config["lock_store"] = {"type": "redis", **_redis(core.redis_url), "key_prefix": "ccm"}
+        config["lock_store"] = {"type": LOCK_STORE, **_redis(core.redis_url), "key_prefix": key_prefix}
     return config
 
 

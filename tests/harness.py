@@ -1,7 +1,8 @@
 """The assistant as tests and benchmarks run it: our action server and a Rasa server, on free ports.
 
 Both processes are started the way ``make run`` starts them (the endpoints from
-``channels.rasa``), and a small client speaks Rasa's HTTP API.
+``channels.rasa``), and a small client speaks Rasa's HTTP API. Several such pairs can run as
+replicas on one database and one Redis (``running_replicas``).
 """
 
 from __future__ import annotations
@@ -119,10 +120,17 @@ class AssistantProcesses:
     """Our action server and a Rasa server on free local ports, for tests and benchmarks.
 
     The Rasa environment and model are the ones ``make`` builds (``CCM_RASA_BIN``, ``CCM_RASA_MODEL``).
-    Rasa can be killed and started again on the same port (the fault tests do).
+    Rasa can be killed and started again on the same port (the fault tests do). With ``CCM_REDIS_URL``
+    in the environment Rasa keeps conversations in Redis, under ``redis_prefix``.
     """
 
-    def __init__(self, database_url: str, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        redis_prefix: str = "ccm",
+    ) -> None:
         given = {**os.environ, **(env or {})}  # ``env`` may name another model (a benchmark's baseline)
         rasa_bin, model = given.get("CCM_RASA_BIN"), given.get("CCM_RASA_MODEL")
         if not (rasa_bin and model and Path(rasa_bin).exists() and Path(model).exists()):
@@ -145,13 +153,15 @@ class AssistantProcesses:
                 data_dir=workdir, database_url=database_url, redis_url=given.get("CCM_REDIS_URL", "")
             ),
             AssistantSettings(action_server_url=self.environment["CCM_ACTION_SERVER_URL"]),
+            key_prefix=redis_prefix,
         )
         self.endpoints_file = write_endpoints(workdir / "endpoints.yml", config)
         self.action_log, self.rasa_log = workdir / "actions.log", workdir / "rasa.log"
         self.actions: subprocess.Popen | None = None
         self.rasa: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
+        """Both servers; with ``wait=False`` they come up while the caller starts others."""
         self.actions = subprocess.Popen(
             [sys.executable, "-m", "actions", "--port", str(self.action_port)],
             cwd=PROJECT_ROOT,
@@ -160,6 +170,11 @@ class AssistantProcesses:
             stderr=subprocess.STDOUT,
         )
         self.start_rasa(wait=False)
+        if wait:
+            self.wait_until_ready()
+
+    def wait_until_ready(self) -> None:
+        assert self.actions is not None
         _wait_until_ready(
             f"http://127.0.0.1:{self.action_port}/health",
             lambda r: r.status_code == 200,
@@ -232,3 +247,26 @@ def running_assistant(
     finally:
         client.close()
         processes.stop()
+
+
+@contextmanager
+def running_replicas(
+    database_url: str, workdir: Path, env: dict[str, str], replicas: int = 2, redis_prefix: str = "ccm"
+) -> Iterator[list[RasaClient]]:
+    """``replicas`` pairs of action server and Rasa server sharing one database and one Redis
+    (``CCM_REDIS_URL`` in ``env``), as production runs several; all start at once, stopped on exit."""
+    group = [
+        AssistantProcesses(database_url, workdir / f"replica-{n}", env, redis_prefix) for n in range(replicas)
+    ]
+    clients = [RasaClient(processes.url) for processes in group]
+    try:
+        for processes in group:
+            processes.start(wait=False)
+        for processes in group:
+            processes.wait_until_ready()
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+        for processes in group:
+            processes.stop()
