@@ -26,8 +26,13 @@ export CCM_CACHE_DIR := $(abspath $(CACHE_DIR))
 REALTEXT ?= $(abspath ../shared/data/realtext)
 # Browser tests: Debian's Chromium (never a browser download) and the rasa-webchat widget from npm.
 BROWSER_STAMP := tests/browser/node_modules/.installed-$(shell cat tests/browser/package-lock.json | sha256sum | cut -c1-12)
+# make run-cluster: replicas of every process behind nginx, on PostgreSQL and Redis (docs/operations.md).
+REPLICAS ?= 2
+CLUSTER_PORT ?= 8080
+CLUSTER_DIR ?= var/cluster
+CLUSTER_ARGS ?=
 
-.PHONY: run test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
+.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -71,6 +76,23 @@ run: install model
 	@echo "==> Starting CCM on http://$${CCM_HOST:-127.0.0.1}:$${CCM_PORT:-8000} (API under /api/v1, docs at /docs), the assistant on :5005 and its actions on :5055; Ctrl-C stops them"
 	@$(BIN)/honcho start -f Procfile
 
+# Replicas of every process behind nginx, under supervisord; CLUSTER_ARGS takes the other options of
+# `ccm cluster run` (the first port of each kind of replica, nginx's address).
+run-cluster: export CCM_NLU_REALTEXT_DIR ?= $(if $(wildcard $(REALTEXT)/*.csv),$(REALTEXT))
+run-cluster: install model nginx
+	@$(BIN)/ccm cluster run --replicas $(REPLICAS) --port $(CLUSTER_PORT) --dir $(CLUSTER_DIR) $(CLUSTER_ARGS)
+
+cluster-status: install
+	@$(BIN)/ccm cluster status --dir $(CLUSTER_DIR)
+
+# Debian's nginx, as the browser tests' Chromium: installed with apt-get when make runs as root.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "==> Installing Debian's nginx for the cluster"; \
+			apt-get install -y -q nginx >/dev/null || { apt-get update -q && apt-get install -y -q nginx >/dev/null; }; \
+		else echo "The cluster needs nginx: install it (Debian: sudo apt-get install nginx)."; exit 1; fi; }
+
 browser: $(BROWSER_STAMP)
 
 $(BROWSER_STAMP): tests/browser/package-lock.json
@@ -84,7 +106,7 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 	@npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 	@rm -f tests/browser/node_modules/.installed-* && touch $@
 
-test: install model browser
+test: install model browser nginx
 	@$(BIN)/python tests/preflight.py
 	@echo "==> Lint: ruff and the import contracts"
 	@$(BIN)/ruff check .
@@ -99,9 +121,9 @@ test: install model browser
 	@$(BIN)/pytest
 
 test-fast: install  # the domain, service and API tests on SQLite: no Rasa, browser, PostgreSQL or Redis
-	@$(BIN)/pytest -q -m "not postgres and not redis and not rasa and not browser" tests/unit tests/service tests/api
+	@$(BIN)/pytest -q -m "not postgres and not redis and not rasa and not browser and not cluster" tests/unit tests/service tests/api
 
-pytest: install model browser  # a part of the tests: make pytest ARGS='tests/channels -x'
+pytest: install model browser nginx  # a part of the tests: make pytest ARGS='tests/channels -x'
 	@$(BIN)/pytest $(ARGS)
 
 nlu-eval: install model

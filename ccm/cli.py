@@ -2,7 +2,8 @@
 
 ``ccm serve`` runs the web server (API, web chat, webhooks), ``ccm worker`` delivers
 the outbox, ``ccm telegram poll`` talks to Telegram by long polling on a machine that
-Telegram cannot reach with webhooks (local development).
+Telegram cannot reach with webhooks (local development), ``ccm cluster run`` runs replicas
+of every process behind nginx (``make run-cluster``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -20,6 +22,7 @@ import typer
 import uvicorn
 
 from admin.cli import admin_app, nlu_app
+from ccm import cluster
 from ccm.settings import load_settings
 from ccm.web import quiet_http_clients, report_channels
 from ccm.worker import default_worker_id, run_worker
@@ -27,6 +30,7 @@ from ccm_core.entrypoints.cli import OPERATOR, configured_core, core_app, report
 from ccm_core.service_layer.report import monthly_report
 from channels import telegram
 from channels.context import channel_context
+from channels.settings import AssistantSettings
 from reports.render import write_monthly_report
 from reports.schedule import report_directory
 from reports.texts import LANGUAGES
@@ -44,6 +48,11 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(nlu_app, name="nlu")
 report_app = typer.Typer(help="The monthly management report.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+cluster_app = typer.Typer(
+    help="Replicas of every process behind nginx on this machine (make run-cluster).", no_args_is_help=True
+)
+app.add_typer(cluster_app, name="cluster")
+CLUSTER_DIR = Path("var/cluster")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -116,6 +125,74 @@ def telegram_poll() -> None:
             asyncio.run(polling())
 
 
+@cluster_app.command("run")
+def cluster_run(
+    replicas: Annotated[int, typer.Option(min=1, max=50, help="Replicas of each process.")] = 2,
+    host: Annotated[str, typer.Option(help="Address nginx takes the product's requests on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="nginx's port for the product.")] = 8080,
+    rasa_balancer_port: Annotated[
+        int | None, typer.Option(help="nginx's loopback port for the Rasa servers (default: --port + 1).")
+    ] = None,
+    actions_balancer_port: Annotated[
+        int | None, typer.Option(help="nginx's loopback port for the action servers (default: --port + 2).")
+    ] = None,
+    web_port: Annotated[int, typer.Option(help="The first web server's port; the others follow.")] = 8000,
+    rasa_port: Annotated[int, typer.Option(help="The first Rasa server's port; the others follow.")] = 5005,
+    actions_port: Annotated[
+        int, typer.Option(help="The first action server's port; the others follow.")
+    ] = 5055,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Configurations, logs and the signing key.")
+    ] = CLUSTER_DIR,
+) -> None:
+    """Migrate and seed the database, write nginx's and supervisord's configurations, then run supervisord
+    (every replica and nginx) in the foreground until Ctrl-C."""
+    layout = cluster.Layout(
+        directory=directory.resolve(),
+        replicas=replicas,
+        host=host,
+        port=port,
+        rasa_balancer_port=rasa_balancer_port or port + 1,
+        actions_balancer_port=actions_balancer_port or port + 2,
+        web_port=web_port,
+        rasa_port=rasa_port,
+        actions_port=actions_port,
+    )
+    try:
+        environment = cluster.prepare(layout, os.environ, typer.echo)
+    except cluster.ClusterError as error:
+        _refuse(str(error), exit_code=1)
+    typer.echo(
+        f"==> Starting {replicas} replicas of the web server, worker, Rasa server and action server behind "
+        f"nginx on {layout.url} (chat at /chat, API under /api/v1, admin console at /admin). Rasa takes "
+        f"about a minute to load its model; `make cluster-status` shows each replica's health, the logs are "
+        f"in {layout.log_dir}. Ctrl-C stops everything."
+    )
+    supervisord = cluster.BIN / "supervisord"
+    os.execve(supervisord, [str(supervisord), "-c", str(layout.directory / "supervisord.conf")], environment)
+
+
+@cluster_app.command("status")
+def cluster_status(
+    directory: Annotated[Path, typer.Option("--dir", help="The cluster's directory.")] = CLUSTER_DIR,
+) -> None:
+    """Each replica's state in supervisord and the answer of its health endpoint; exit code 1 unless all are
+    healthy."""
+    try:
+        layout = cluster.Layout.load(directory.resolve())
+        found = cluster.cluster_health(layout, AssistantSettings().rasa_token)
+    except cluster.ClusterError as error:
+        _refuse(str(error), exit_code=1)
+    rows = [
+        [health.name, health.state, str(health.pid or "-"), health.address, health.detail] for health in found
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if not all(health.healthy for health in found):
+        raise typer.Exit(1)
+
+
 @report_app.command("monthly")
 def report_monthly(
     month: Annotated[str, typer.Option(help="The month to report on, as YYYY-MM (e.g. 2026-10).")],
@@ -150,6 +227,6 @@ def _report_month(text: str, now: dt.datetime, timezone: str) -> tuple[int, int]
     return year, number
 
 
-def _refuse(message: str) -> NoReturn:
+def _refuse(message: str, exit_code: int = 2) -> NoReturn:
     typer.echo(message, err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(exit_code)
