@@ -520,7 +520,7 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
             "setup",
             "The Rasa environment is not there: set CCM_RASA_BIN (run through `make`, which builds it).",
         )
-    rasa = RasaServer(settings.assistant.rasa_url, settings.assistant.rasa_token, settings.deploy_timeout)
+    rasa = _rasa(settings, settings.assistant.rasa_url)
     env = _environment(settings)
     seconds: dict[str, float] = {}
     started = time.monotonic()
@@ -566,7 +566,7 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
                     examples_added=0,
                 )
             if not refusals:
-                rasa.load(candidate)
+                load_everywhere(settings, candidate, previous=serving_path)
                 deployed = True
                 mark = timed("deploy", mark)
                 gated = ", ".join(dict.fromkeys(v.gate.label for v in verdicts))
@@ -610,6 +610,33 @@ def retrain(core: Core, settings: TrainingSettings, actor: Actor) -> RetrainOutc
     )
 
 
+def _rasa(settings: TrainingSettings, url: str) -> RasaServer:
+    return RasaServer(url, settings.assistant.rasa_token, settings.deploy_timeout)
+
+
+def load_everywhere(settings: TrainingSettings, path: Path, previous: Path | None) -> None:
+    """Load the model into every Rasa server; if one cannot, those that did go back to ``previous``.
+
+    Replicas must not answer with different models for long: a failure leaves them all as they were
+    (a roll-back, with no previous file to go back to, says which servers serve what).
+    """
+    loaded: list[str] = []
+    for url in settings.assistant.rasa_servers:
+        try:
+            _rasa(settings, url).load(path)
+        except RetrainFailed as failed:
+            if previous is None:
+                if loaded:
+                    raise RetrainFailed(
+                        failed.step, f"{failed} ({', '.join(loaded)} serve {path.name})"
+                    ) from None
+                raise
+            for done in loaded:
+                _rasa(settings, done).load(previous)
+            raise
+        loaded.append(url)
+
+
 def model_to_serve(core: Core, built: Path | None) -> Path | None:
     """The model a (re)starting Rasa server loads: the one deployed here, unless ``make`` built a newer one.
 
@@ -637,9 +664,7 @@ def roll_back(core: Core, settings: TrainingSettings, actor: Actor, model_id: in
     if not path.is_file():
         raise RetrainFailed("rollback", f"The file of {view.name} is gone: {path}")
     with _exclusive(settings):
-        RasaServer(settings.assistant.rasa_url, settings.assistant.rasa_token, settings.deploy_timeout).load(
-            path
-        )
+        load_everywhere(settings, path, previous=None)
         rolled = teaching.rolled_back(core.unit_of_work(), actor, model_id)
     log.info("rollback: %s in service again", view.name)
     return rolled

@@ -155,6 +155,8 @@ def cluster_environment(given: Mapping[str, str], layout: Layout) -> dict[str, s
     environment["CCM_SECRET_KEY"] = given.get("CCM_SECRET_KEY") or local_secret(layout.directory)
     environment["CCM_PUBLIC_URL"] = given.get("CCM_PUBLIC_URL") or layout.url
     environment["CCM_RASA_URL"] = layout.rasa_url
+    # A retrain loads its model into each Rasa server, not into the one the balancer picks.
+    environment["CCM_RASA_REPLICAS"] = ",".join(f"http://{LOOPBACK}:{rasa.port}" for rasa in layout.rasa)
     environment["CCM_ACTION_SERVER_URL"] = layout.action_server_url
     return environment
 

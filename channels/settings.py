@@ -29,6 +29,19 @@ class AssistantSettings(BaseSettings):
     action_server_url: str = ACTION_SERVER_URL
     # Rasa's SQL tracker store, when it is not to share the core's database server.
     rasa_tracker_url: Hidden = ""
+    # Every Rasa server, when several serve behind ``rasa_url`` (``http://10.0.0.5:5005,…``): a retrain
+    # or a roll-back loads its model into each of them.
+    rasa_replicas: Annotated[list[str], NoDecode] = []
+
+    @field_validator("rasa_replicas", mode="before")
+    @classmethod
+    def _urls(cls, raw: object) -> object:
+        return [url.strip() for url in raw.split(",") if url.strip()] if isinstance(raw, str) else raw
+
+    @property
+    def rasa_servers(self) -> list[str]:
+        """The Rasa servers a model is loaded into: every replica, or the one at ``rasa_url``."""
+        return self.rasa_replicas or [self.rasa_url]
 
 
 class ChannelSettings(BaseSettings):

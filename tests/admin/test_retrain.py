@@ -355,13 +355,14 @@ def test_a_good_batch_is_deployed_a_wrong_one_refused_and_an_earlier_model_rolle
 
 
 def status_stand_in(model_file: str, loads: list[str]) -> FastAPI:
+    """Rasa's two calls a deployment makes: it serves ``model_file`` until told to load another."""
     stand_in = FastAPI()
 
     @stand_in.get("/status")
     def rasa_status() -> dict[str, str]:
-        return {"model_file": model_file}
+        return {"model_file": Path(loads[-1]).name if loads else model_file}
 
-    @stand_in.put("/model")
+    @stand_in.put("/model", status_code=204)
     async def load(request: Request) -> None:
         loads.append((await request.json())["model_file"])
 
@@ -437,4 +438,66 @@ def test_the_worker_runs_a_queued_request_records_its_failure_and_goes_on(
     assert (failed.id, failed.status) == (queued.id, "failed")
     assert "CCM_RASA_BIN" in (failed.outcome or "")
     assert training.run_queued_retrain(core, settings, "test-worker") is None  # nothing queued any more
+    core.engine.dispose()
+
+
+def test_a_model_is_loaded_into_every_rasa_replica_and_a_half_done_load_is_undone(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    database = tmp_path / "ccm.db"
+    shutil.copy(sqlite_template, database)
+    core = bootstrap(CoreSettings(data_dir=tmp_path, database_url=f"sqlite:///{database}"))
+    seed_organisation(core.unit_of_work(), DEMO_ORGANISATION)
+    admin = access.staff_actor(core.unit_of_work(), email=ADMIN)
+    earlier, candidate = tmp_path / "ccm-earlier.tar.gz", tmp_path / "ccm-candidate.tar.gz"
+    earlier.write_bytes(b"model"), candidate.write_bytes(b"model")
+    first = teaching.record_model(
+        core.unit_of_work(),
+        admin,
+        name="ccm-earlier",
+        path=str(earlier),
+        deployed=True,
+        evaluation={},
+        baseline={},
+        reason=None,
+        examples_added=0,
+    )
+    teaching.record_model(
+        core.unit_of_work(),
+        admin,
+        name="ccm-later",
+        path=str(candidate),
+        deployed=True,
+        evaluation={},
+        baseline={},
+        reason=None,
+        examples_added=0,
+    )
+    one, two = [], []  # what each replica was told to load
+    nowhere = "http://127.0.0.1:9"
+    with serving(status_stand_in("ccm-later.tar.gz", one)) as a, serving(status_stand_in("x", two)) as b:
+
+        def settings(*replicas: str) -> TrainingSettings:
+            assistant = AssistantSettings(rasa_url="http://balancer.invalid", rasa_replicas=list(replicas))
+            return TrainingSettings(models_dir=tmp_path / "models", assistant=assistant)
+
+        # A roll-back reaches every replica, not the one a balancer picks.
+        training.roll_back(core, settings(a, b), admin, first.id)
+        assert one == two == [str(earlier.resolve())]
+        states = {m.name: m.status for m in teaching.models(core.unit_of_work(), admin)}
+        assert states == {"ccm-earlier": "deployed", "ccm-later": "retired"}
+
+        # A replica that cannot load: those that did go back to the model in service.
+        one.clear()
+        with pytest.raises(RetrainFailed) as failed:
+            training.load_everywhere(settings(a, nowhere), candidate, previous=earlier)
+        assert failed.value.step == "deploy"
+        assert one == [str(candidate), str(earlier)]
+
+        # A roll-back has nothing to go back to: it says which servers serve what, and records nothing.
+        one.clear()
+        with pytest.raises(RetrainFailed) as failed:
+            training.roll_back(core, settings(a, nowhere), admin, first.id)
+        assert f"{a} serve ccm-earlier.tar.gz" in str(failed.value)
+        assert {m.name: m.status for m in teaching.models(core.unit_of_work(), admin)} == states
     core.engine.dispose()

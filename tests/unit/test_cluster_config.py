@@ -88,6 +88,9 @@ def test_every_process_gets_the_shared_services_and_one_signing_key(tmp_path: Pa
     assert (first["CCM_DATABASE_URL"], first["CCM_REDIS_URL"]) == (DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
     assert first["CCM_RASA_URL"] == "http://127.0.0.1:9081"
     assert first["CCM_ACTION_SERVER_URL"] == "http://127.0.0.1:9082/webhook"
+    rasa_ports = [replica.port for replica in layout.rasa]
+    assert first["CCM_RASA_REPLICAS"] == ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports)
+    assert len(rasa_ports) == 2  # a retrain loads its model into both, not into one the balancer picks
     assert first["CCM_PUBLIC_URL"] == "http://127.0.0.1:9080"
     key = (tmp_path / "secret.key").read_text().strip()
     assert first["CCM_SECRET_KEY"] == key == cluster_environment({}, layout)["CCM_SECRET_KEY"]
