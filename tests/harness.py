@@ -29,6 +29,7 @@ from channels.settings import RASA_URL, AssistantSettings, ChannelSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_SECONDS = 240
+BURST_ANSWER_SECONDS = 180
 NOWHERE = "http://127.0.0.1:9"  # nothing listens there
 # Every outside channel off, whatever the environment running the tests says.
 CHANNELS_OFF = {"telegram_bot_token": "", "whatsapp_token": "", "slack_bot_token": "", "smtp_host": ""}
@@ -254,11 +255,15 @@ def running_replicas(
     database_url: str, workdir: Path, env: dict[str, str], replicas: int = 2, redis_prefix: str = "ccm"
 ) -> Iterator[list[RasaClient]]:
     """``replicas`` pairs of action server and Rasa server sharing one database and one Redis
-    (``CCM_REDIS_URL`` in ``env``), as production runs several; all start at once, stopped on exit."""
+    (``CCM_REDIS_URL`` in ``env``), as production runs several; all start at once, stopped on exit.
+
+    The clients wait up to three minutes for an answer: a message of a burst queues behind its
+    conversation's others, and on a loaded two-core machine their turns take seconds each.
+    """
     group = [
         AssistantProcesses(database_url, workdir / f"replica-{n}", env, redis_prefix) for n in range(replicas)
     ]
-    clients = [RasaClient(processes.url) for processes in group]
+    clients = [RasaClient(processes.url, timeout=BURST_ANSWER_SECONDS) for processes in group]
     try:
         for processes in group:
             processes.start(wait=False)
