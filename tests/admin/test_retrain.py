@@ -451,27 +451,19 @@ def test_a_model_is_loaded_into_every_rasa_replica_and_a_half_done_load_is_undon
     admin = access.staff_actor(core.unit_of_work(), email=ADMIN)
     earlier, candidate = tmp_path / "ccm-earlier.tar.gz", tmp_path / "ccm-candidate.tar.gz"
     earlier.write_bytes(b"model"), candidate.write_bytes(b"model")
-    first = teaching.record_model(
-        core.unit_of_work(),
-        admin,
-        name="ccm-earlier",
-        path=str(earlier),
-        deployed=True,
-        evaluation={},
-        baseline={},
-        reason=None,
-        examples_added=0,
-    )
-    teaching.record_model(
-        core.unit_of_work(),
-        admin,
-        name="ccm-later",
-        path=str(candidate),
-        deployed=True,
-        evaluation={},
-        baseline={},
-        reason=None,
-        examples_added=0,
+    first, _later = (
+        teaching.record_model(
+            core.unit_of_work(),
+            admin,
+            name=name,
+            path=str(path),
+            deployed=True,
+            evaluation={},
+            baseline={},
+            reason=None,
+            examples_added=0,
+        )
+        for name, path in (("ccm-earlier", earlier), ("ccm-later", candidate))
     )
     one, two = [], []  # what each replica was told to load
     nowhere = "http://127.0.0.1:9"
