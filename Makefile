@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 # Rasa needs Python 3.10 and pins old libraries: it gets its own environment, cached outside the
 # clone and keyed by its requirements, and models are cached by the content of rasa_project/
-# (not its evaluation, its tests, nor server/, which the Rasa server loads at run time: the lock store).
+# (not its evaluation, its tests, nor what the Rasa server reads at run time: server/ with the tracker
+# store, lock store and channel, and credentials.yml).
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ccm
 PYTHON310 ?= $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
@@ -16,7 +17,8 @@ RASA_ENV := $(CACHE_DIR)/rasa-$(shell cat $(RASA_REQUIREMENTS) | sha256sum | cut
 RASA := $(RASA_ENV)/bin/rasa
 RASA_STAMP := $(RASA_ENV)/.complete
 MODEL_HASH := $(shell find rasa_project -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) \
-	-not -path '*/eval/*' -not -path '*/tests/*' -not -path '*/server/*' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+	-not -path '*/eval/*' -not -path '*/tests/*' -not -path '*/server/*' -not -path '*/__pycache__/*' \
+	-not -name credentials.yml | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
 MODEL := $(CACHE_DIR)/models/ccm-$(MODEL_HASH).tar.gz
 export RASA_TELEMETRY_ENABLED := false
 export CCM_RASA_BIN := $(abspath $(RASA))
@@ -32,7 +34,7 @@ CLUSTER_PORT ?= 8080
 CLUSTER_DIR ?= var/cluster
 CLUSTER_ARGS ?=
 
-.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
+.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report bench-history nlu-eval nlu-choose install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -165,6 +167,9 @@ bench-slack: install
 
 bench-report: install
 	@$(BIN)/python -m benchmarks.report
+
+bench-history: install model
+	@$(BIN)/python -m benchmarks.history $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules

@@ -4,7 +4,7 @@ The real assistant runs as the product runs it (``tests.harness.running_assistan
 server and a Rasa 3.6 server on free local ports) against a fresh database, migrated and seeded with
 the demo organisation: a SQLite file in a temporary directory, or with ``--database postgresql`` a
 database created on the server of ``CCM_TEST_POSTGRES_URL`` and dropped afterwards. Rasa keeps its
-trackers in the same kind of database. Customers talk over Rasa's REST channel, one thread and one
+trackers in the same kind of database. Customers talk over the customer channel, one thread and one
 conversation id each, and every turn is timed on its own (``RasaClient.say``).
 
 Two kinds of turn are measured, each with 1 conversation and with ``--concurrency`` at once:
@@ -444,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     deadline = began + arguments.time_limit
     print(
-        f"CCM chat benchmark: Rasa's REST channel and our action server, "
+        f"CCM chat benchmark: Rasa's customer channel and our action server, "
         f"1 and {arguments.concurrency} conversations at once"
     )
     print(

@@ -33,7 +33,7 @@ class AssistantUnreachable(RuntimeError):
 
 
 class AsyncRasa:
-    """Rasa's REST channel and external-event API, for async adapters and the worker."""
+    """Rasa's customer channel (REST format) and external-event API, for async adapters and the worker."""
 
     def __init__(self, url: str, token: str = "", timeout: float = 30) -> None:
         self.url = url.rstrip("/")
@@ -43,7 +43,7 @@ class AsyncRasa:
     async def say(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             response = await self.http.post(
-                f"{self.url}/webhooks/rest/webhook",
+                f"{self.url}/webhooks/customer/webhook",
                 json={"sender": sender, "message": text, "metadata": metadata},
             )
             response.raise_for_status()

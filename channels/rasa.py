@@ -3,9 +3,11 @@
 Rasa keeps conversations in a SQL tracker store of the same database family as the core
 (a SQLite file beside ``ccm.db`` by default, the same PostgreSQL server in production),
 or in Redis when ``CCM_REDIS_URL`` is set, so several Rasa replicas can serve the same
-conversations. Then the Rasa servers take turns on a conversation through our lock store
-(``rasa_project/server/lock_store.py``): Rasa's own ``redis`` lock store lets two servers handle
-one conversation's messages at once, or fails one (RasaHQ/rasa#9213).
+conversations. There our tracker store (``rasa_project/server/tracker_store.py``) reads a
+turn's latest session only (Rasa's own reads and rewrites the whole history every turn), and the
+Rasa servers take turns on a conversation through our lock store (``rasa_project/server/
+lock_store.py``): Rasa's own ``redis`` lock store lets two servers handle one conversation's
+messages at once, or fails one (RasaHQ/rasa#9213).
 """
 
 from __future__ import annotations
@@ -23,18 +25,15 @@ from channels.settings import AssistantSettings
 
 # Imported by the Rasa server, which runs in rasa_project/ with it on PYTHONPATH.
 LOCK_STORE = "server.lock_store.FifoRedisLockStore"
+TRACKER_STORE = "server.tracker_store.SessionRedisTrackerStore"
 
 
 def tracker_store(
     core: CoreSettings, assistant: AssistantSettings, key_prefix: str = "ccm"
 ) -> dict[str, Any]:
     """Rasa's tracker store: Redis when configured, else SQL next to the core's database."""
-    if core.redis_url:
-        return {
-            "type": "redis",
-            **_redis(core.redis_url),
-            "key_prefix": key_prefix,
-        }  # Rasa makes it ccm:tracker:<id>
+    if core.redis_url:  # keys <prefix>:events:<id> and <prefix>:session:<id>
+        return {"type": TRACKER_STORE, **_redis(core.redis_url), "key_prefix": key_prefix}
     url = make_url(assistant.rasa_tracker_url or core.database_url)
     if url.get_backend_name() == "sqlite":
         database = Path(url.database or core.data_dir / "ccm.db")

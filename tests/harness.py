@@ -69,9 +69,9 @@ class RasaClient:
     def say(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """A customer message over the REST channel; returns the assistant's replies."""
+        """A customer's message through the customer channel; returns the assistant's replies."""
         response = self.http.post(
-            f"{self.url}/webhooks/rest/webhook",
+            f"{self.url}/webhooks/customer/webhook",
             json={"sender": conversation_id, "message": text, "metadata": metadata or {}},
         )
         response.raise_for_status()
@@ -86,6 +86,15 @@ class RasaClient:
         )
         response.raise_for_status()
         return response.json().get("messages", [])
+
+    def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every event of the conversation, all sessions, as Rasa's tracker API gives them."""
+        response = self.http.get(
+            f"{self.url}/conversations/{conversation_id}/tracker",
+            params={**self.params, "include_events": "ALL"},
+        )
+        response.raise_for_status()
+        return response.json()["events"]
 
     def close(self) -> None:
         self.http.close()
@@ -275,3 +284,52 @@ def running_replicas(
             client.close()
         for processes in group:
             processes.stop()
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free port, which it may stop and start again.
+
+    It keeps its data in an append-only file, as a production Redis holding conversations does,
+    so a restart loses nothing that was written.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.port = directory, _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
+                *("--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)),
+            ],
+            stdout=(self.directory / "redis.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        """SIGKILL: a crash, not a clean shutdown (what was acknowledged is in the file)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@contextmanager
+def redis_server(directory: Path) -> Iterator[RedisServer]:
+    server = RedisServer(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,6 +1,6 @@
 """Whole conversations with the real assistant, in Turkish, English and German.
 
-Each test talks to the Rasa server over its REST channel (our action server behind it)
+Each test talks to the Rasa server over its customer channel (our action server behind it)
 and checks what the customer reads and what the core recorded.
 """
 

@@ -16,7 +16,6 @@ replicas, in two ways:
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -150,8 +149,7 @@ def send_bursts(
 
 def kept(replicas: Replicas, sender: str) -> list[str]:
     """The customer's messages in the conversation's tracker, in its order."""
-    tracker = json.loads(replicas.redis.get(f"{replicas.prefix}:tracker:{sender}") or '{"events": []}')
-    return [event["text"] for event in tracker["events"] if event.get("event") == "user"]
+    return [event["text"] for event in replicas.rasa[0].events(sender) if event.get("event") == "user"]
 
 
 def losses(trackers: dict[str, list[str]], sent: list[str], in_order: bool = True) -> str:
