@@ -28,6 +28,9 @@ from server.tracker_store import TurnRefused
 logger = logging.getLogger(__name__)
 
 
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
 class CustomerChannel(InputChannel):
     """Rasa's REST format, without its silent failures (see the module's notes)."""
 
@@ -35,7 +38,7 @@ class CustomerChannel(InputChannel):
     def name(cls) -> str:
         return "customer"
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
         module = inspect.getmodule(self)
         webhook = Blueprint(f"customer_webhook_{type(self).__name__}", module.__name__ if module else None)
 
@@ -49,20 +52,24 @@ class CustomerChannel(InputChannel):
             sender, text = body.get("sender"), body.get("message")
             if not isinstance(sender, str) or not sender or not isinstance(text, str):
                 return response.json({"error": "'sender' and 'message' are required strings"}, status=400)
-            collector = CollectingOutputChannel()
             message = UserMessage(
                 text,
-                collector,
+                CollectingOutputChannel(),
                 sender,
                 input_channel=body.get("input_channel") or self.name(),
                 metadata=body.get("metadata") or None,
             )
-            try:
-                await on_new_message(message)
-            except (Exception, TurnRefused) as failed:
-                logger.error("A customer's turn failed and was refused with 503: %s", type(failed).__name__)
-                refused = {"error": "the turn did not complete; send the message again"}
-                return response.json(refused, status=503)
-            return response.json(collector.messages)
+            return await answer(on_new_message, message)
 
         return webhook
+
+
+async def answer(on_new_message: Handler, message: UserMessage) -> HTTPResponse:
+    """The assistant's replies (200) once the turn completed; 503 when it did not."""
+    try:
+        await on_new_message(message)
+    except (Exception, TurnRefused) as failed:
+        logger.error("A customer's turn failed and was refused with 503: %s", type(failed).__name__)
+        return response.json({"error": "the turn did not complete; send the message again"}, status=503)
+    assert isinstance(message.output_channel, CollectingOutputChannel)
+    return response.json(message.output_channel.messages)
