@@ -31,6 +31,8 @@ REPLICAS ?= 2
 CLUSTER_PORT ?= 8080
 CLUSTER_DIR ?= var/cluster
 CLUSTER_ARGS ?=
+# PIN=1: replica i's processes on core i (taskset).
+PIN ?= 0
 
 .PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
 
@@ -80,7 +82,8 @@ run: install model
 # `ccm cluster run` (the first port of each kind of replica, nginx's address).
 run-cluster: export CCM_NLU_REALTEXT_DIR ?= $(if $(wildcard $(REALTEXT)/*.csv),$(REALTEXT))
 run-cluster: install model nginx
-	@$(BIN)/ccm cluster run --replicas $(REPLICAS) --port $(CLUSTER_PORT) --dir $(CLUSTER_DIR) $(CLUSTER_ARGS)
+	@$(BIN)/ccm cluster run --replicas $(REPLICAS) --port $(CLUSTER_PORT) --dir $(CLUSTER_DIR) \
+		$(if $(filter 1,$(PIN)),--pin) $(CLUSTER_ARGS)
 
 cluster-status: install
 	@$(BIN)/ccm cluster status --dir $(CLUSTER_DIR)
