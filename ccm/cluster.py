@@ -30,6 +30,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from ccm_core.adapters.db import normalise_url
 from ccm_core.bootstrap import local_secret
+from channels.rasa import rasa_server
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "deploy" / "cluster"
@@ -284,7 +285,7 @@ def processes(layout: Layout, rasa_bin: str, nginx: str) -> list[Process]:
             command = shlex.join([sys.executable, "-m", "actions", "--port", port])
             found.append(Process(program.name, program.group, command, ROOT))
         elif program.group == "rasa":
-            rasa = [rasa_bin, "run", "--enable-api", "--endpoints", str(endpoints)]
+            rasa = [*rasa_server(rasa_bin), "run", "--enable-api", "--endpoints", str(endpoints)]
             rasa += ["--credentials", "credentials.yml", "--port", port, "--interface", LOOPBACK]
             script = f'exec {shlex.join(rasa)} --model "$({shlex.quote(ccm)} nlu serving-model)"'
             script += ' ${CCM_RASA_TOKEN:+--auth-token "$CCM_RASA_TOKEN"}'
