@@ -34,7 +34,7 @@ CLUSTER_ARGS ?=
 # PIN=1: replica i's processes on core i (taskset).
 PIN ?= 0
 
-.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
+.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-cluster bench-webchat bench-slack bench-report nlu-eval nlu-choose install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -159,6 +159,10 @@ $(CACHE_DIR)/models/baseline-%.tar.gz: $(RASA_STAMP)
 
 bench-delivery: install model
 	@$(BIN)/python -m benchmarks.delivery
+
+# Starts make run-cluster itself, with 1 and then 2 replicas pinned to cores: ARGS='--quick' for a short run.
+bench-cluster: install model nginx
+	@$(BIN)/python -m benchmarks.cluster $(ARGS)
 
 bench-webchat: install model
 	@$(BIN)/python -m benchmarks.webchat
