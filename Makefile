@@ -33,8 +33,10 @@ REPLICAS ?= 2
 CLUSTER_PORT ?= 8080
 CLUSTER_DIR ?= var/cluster
 CLUSTER_ARGS ?=
+# PIN=1: replica i's processes on core i (taskset).
+PIN ?= 0
 
-.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-webchat bench-slack bench-report bench-history nlu-eval nlu-choose install browser rasa-env model clean
+.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-cluster bench-webchat bench-slack bench-report bench-history nlu-eval nlu-choose install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -82,7 +84,8 @@ run: install model
 # `ccm cluster run` (the first port of each kind of replica, nginx's address).
 run-cluster: export CCM_NLU_REALTEXT_DIR ?= $(if $(wildcard $(REALTEXT)/*.csv),$(REALTEXT))
 run-cluster: install model nginx
-	@$(BIN)/ccm cluster run --replicas $(REPLICAS) --port $(CLUSTER_PORT) --dir $(CLUSTER_DIR) $(CLUSTER_ARGS)
+	@$(BIN)/ccm cluster run --replicas $(REPLICAS) --port $(CLUSTER_PORT) --dir $(CLUSTER_DIR) \
+		$(if $(filter 1,$(PIN)),--pin) $(CLUSTER_ARGS)
 
 cluster-status: install
 	@$(BIN)/ccm cluster status --dir $(CLUSTER_DIR)
@@ -158,6 +161,10 @@ $(CACHE_DIR)/models/baseline-%.tar.gz: $(RASA_STAMP)
 
 bench-delivery: install model
 	@$(BIN)/python -m benchmarks.delivery
+
+# Starts make run-cluster itself, with 1 and then 2 replicas pinned to cores: ARGS='--quick' for a short run.
+bench-cluster: install model nginx
+	@$(BIN)/python -m benchmarks.cluster $(ARGS)
 
 bench-webchat: install model
 	@$(BIN)/python -m benchmarks.webchat

@@ -144,6 +144,12 @@ def cluster_run(
     directory: Annotated[
         Path, typer.Option("--dir", help="Configurations, logs and the signing key.")
     ] = CLUSTER_DIR,
+    pin: Annotated[
+        bool,
+        typer.Option(
+            "--pin", help="Run replica i's processes on core i (taskset), as the cluster benchmark does."
+        ),
+    ] = False,
 ) -> None:
     """Migrate and seed the database, write nginx's and supervisord's configurations, then run supervisord
     (every replica and nginx) in the foreground until Ctrl-C."""
@@ -157,6 +163,7 @@ def cluster_run(
         web_port=web_port,
         rasa_port=rasa_port,
         actions_port=actions_port,
+        pin=pin,
     )
     try:
         environment = cluster.prepare(layout, os.environ, typer.echo)

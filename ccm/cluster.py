@@ -17,7 +17,7 @@ import subprocess
 import sys
 import xmlrpc.client
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from ccm_core.adapters.db import normalise_url
 from ccm_core.bootstrap import local_secret
+from channels.rasa import rasa_server
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "deploy" / "cluster"
@@ -73,6 +74,9 @@ class Layout:
     web_port: int = 8000
     rasa_port: int = 5005
     actions_port: int = 5055
+    # Replica i's web server, Rasa server, action server and worker on core i (of the machine's cores,
+    # in turn): a measurement of 1 against 2 replicas then compares one core with two.
+    pin: bool = False
 
     def _replicas(self, kind: str, first: int) -> list[Replica]:
         return [Replica(f"{kind}-{number}", first + number - 1) for number in range(1, self.replicas + 1)]
@@ -119,6 +123,10 @@ class Layout:
         """Refuse a layout whose processes would share a port, or that has none of them."""
         if self.replicas < 1:
             raise ClusterError("A cluster needs at least one replica of each process (REPLICAS=1 or more).")
+        if self.pin and not find_taskset():
+            raise ClusterError(
+                "Pinning replicas to cores needs taskset (Debian: apt-get install util-linux)."
+            )
         ports = [self.port, self.rasa_balancer_port, self.actions_balancer_port]
         ports += [replica.port for replica in (*self.web, *self.rasa, *self.actions)]
         if any(not 0 < port < 65536 for port in ports):
@@ -211,6 +219,10 @@ def find_nginx() -> str:
     return found
 
 
+def find_taskset() -> str | None:
+    return shutil.which("taskset", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/bin", "/bin"]))
+
+
 @dataclass(frozen=True)
 class Program:
     """One program of the cluster, and how ``ccm cluster status`` sees that it answers."""
@@ -219,17 +231,32 @@ class Program:
     group: str
     port: int | None = None
     health_path: str | None = None
+    replica: int | None = None  # 1, 2, …; None for nginx, which serves every replica
 
 
 def programs(layout: Layout) -> list[Program]:
     """Every replica of the action server, Rasa server, web server and worker, and nginx, in start order."""
     return [
-        *(Program(replica.name, "actions", replica.port, "/health") for replica in layout.actions),
-        *(Program(replica.name, "rasa", replica.port, "/status") for replica in layout.rasa),
-        *(Program(replica.name, "web", replica.port, "/healthz") for replica in layout.web),
-        *(Program(name, "worker") for name in layout.workers),
+        *(
+            Program(replica.name, "actions", replica.port, "/health", number)
+            for number, replica in enumerate(layout.actions, 1)
+        ),
+        *(
+            Program(replica.name, "rasa", replica.port, "/status", number)
+            for number, replica in enumerate(layout.rasa, 1)
+        ),
+        *(
+            Program(replica.name, "web", replica.port, "/healthz", number)
+            for number, replica in enumerate(layout.web, 1)
+        ),
+        *(Program(name, "worker", replica=number) for number, name in enumerate(layout.workers, 1)),
         Program("nginx", "nginx", layout.port),
     ]
+
+
+def core_of(replica: int) -> int:
+    """The core replica ``replica`` (1, 2, …) is pinned to: the machine's cores in turn."""
+    return (replica - 1) % (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -258,7 +285,7 @@ def processes(layout: Layout, rasa_bin: str, nginx: str) -> list[Process]:
             command = shlex.join([sys.executable, "-m", "actions", "--port", port])
             found.append(Process(program.name, program.group, command, ROOT))
         elif program.group == "rasa":
-            rasa = [rasa_bin, "run", "--enable-api", "--endpoints", str(endpoints)]
+            rasa = [*rasa_server(rasa_bin), "run", "--enable-api", "--endpoints", str(endpoints)]
             rasa += ["--credentials", "credentials.yml", "--port", port, "--interface", LOOPBACK]
             script = f'exec {shlex.join(rasa)} --model "$({shlex.quote(ccm)} nlu serving-model)"'
             script += ' ${CCM_RASA_TOKEN:+--auth-token "$CCM_RASA_TOKEN"}'
@@ -273,7 +300,18 @@ def processes(layout: Layout, rasa_bin: str, nginx: str) -> list[Process]:
         else:
             command = shlex.join([nginx, *_nginx_files(layout)])
             found.append(Process(program.name, program.group, command, ROOT))
+    if layout.pin:
+        found = [_pinned(process, program) for process, program in zip(found, programs(layout), strict=True)]
     return found
+
+
+def _pinned(process: Process, program: Program) -> Process:
+    """A replica's command run by ``taskset -c N``, which sets the core and execs it (its children inherit
+    the core: Rasa's shell, uvicorn's). nginx, serving every replica, is not pinned."""
+    if program.replica is None:
+        return process
+    taskset = shlex.join([find_taskset() or "taskset", "-c", str(core_of(program.replica))])
+    return replace(process, command=f"{taskset} {process.command}")
 
 
 def _nginx_files(layout: Layout) -> list[str]:

@@ -49,33 +49,57 @@ class DeliveryWorker:
     def uow(self):
         return self.ctx.core.unit_of_work()
 
-    async def run_once(self) -> int:
-        """Deliver one batch of due messages, concurrently (they are for different conversations)."""
-        claims = await asyncio.to_thread(
+    async def claim(self, limit: int) -> list[Claim]:
+        return await asyncio.to_thread(
             delivery.claim_outbox_messages,
             self.uow(),
             self.worker_id,
             list(self.senders),
-            limit=self.settings.worker_batch,
+            limit=limit,
             lease_seconds=self.settings.delivery_lease_seconds,
         )
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due messages, concurrently (they are for different conversations)."""
+        claims = await self.claim(self.settings.worker_batch)
         await asyncio.gather(*(self.deliver(claim) for claim in claims))
         return len(claims)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """Keep up to ``worker_batch`` deliveries under way until ``stop``; those under way are finished.
+
+        Rather than batch by batch, the worker claims more as soon as half its places are free: one
+        message waiting long for Rasa or the platform holds up only its own place, not the next batch.
+        """
+        under_way: set[asyncio.Task[None]] = set()
         next_housekeeping = 0.0
 
         async def deliver_and_tidy() -> bool:
             nonlocal next_housekeeping
-            handled = await self.run_once()
+            free = self.settings.worker_batch - len(under_way)
+            claims = await self.claim(free) if free * 2 >= self.settings.worker_batch else []
+            for claim in claims:
+                started = asyncio.create_task(self.deliver(claim))
+                under_way.add(started)
+                started.add_done_callback(under_way.discard)
             loop_time = asyncio.get_running_loop().time()
             if loop_time >= next_housekeeping:
                 week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
                 await asyncio.to_thread(self.ctx.guard.forget_before, week_ago)
                 next_housekeeping = loop_time + HOUSEKEEPING_SECONDS
-            return handled > 0
+            if not under_way:
+                return False  # nothing due: the idle wait
+            # Look again as soon as a delivery is done, or when the idle wait is up.
+            await asyncio.wait(
+                under_way, timeout=self.settings.worker_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            return True
 
-        await run_every(stop, self.settings.worker_poll_seconds, deliver_and_tidy)
+        try:
+            await run_every(stop, self.settings.worker_poll_seconds, deliver_and_tidy)
+        finally:
+            if under_way:
+                await asyncio.gather(*under_way)
 
     async def deliver(self, claim: Claim) -> None:
         try:
@@ -114,7 +138,8 @@ class DeliveryWorker:
                     notice.conversation_id, intent, {"outbox_id": claim.outbox_id}
                 )
                 replies = replies_from_rasa(messages) or replies
-            parts = sender.prepare(notice, replies, dt.datetime.now(dt.UTC))
+            # A thread: WhatsApp's looks up the customer's last message in the database.
+            parts = await asyncio.to_thread(sender.prepare, notice, replies, dt.datetime.now(dt.UTC))
             if not await asyncio.to_thread(delivery.save_rendering, self.uow(), claim, parts):
                 return  # the lease ran out and another worker holds the message now
         for index in range(claim.parts_sent, len(parts)):
@@ -122,8 +147,9 @@ class DeliveryWorker:
                 return
             # A DeliveryFailed means the platform did not take the part; retry_delivery clears the mark.
             await sender.send(address, parts[index], key=f"outbox:{claim.outbox_id}:{index}")
-            await asyncio.to_thread(delivery.end_part, self.uow(), claim, index)
-        await asyncio.to_thread(delivery.finish_delivery, self.uow(), claim, WORKER)
+            if index + 1 < len(parts):  # the last part is recorded with the delivery, in one transaction
+                await asyncio.to_thread(delivery.end_part, self.uow(), claim, index)
+        await asyncio.to_thread(delivery.finish_delivery, self.uow(), claim, WORKER, parts_sent=len(parts))
         log.info("outbox message %s (%s) delivered on %s", claim.outbox_id, claim.kind, claim.channel)
 
     async def _failed(self, claim: Claim, failure: DeliveryFailed) -> None:

@@ -28,6 +28,13 @@ LOCK_STORE = "server.lock_store.FifoRedisLockStore"
 TRACKER_STORE = "server.tracker_store.SessionRedisTrackerStore"
 
 
+def rasa_server(rasa_bin: str) -> list[str]:
+    """The Rasa server's command up to ``run`` and its options: Rasa's own command line with the product's
+    changes to the server installed first (``rasa_project/server/__main__.py``), by the Python of Rasa's
+    environment. It runs in rasa_project/ with it on PYTHONPATH, as the lock store does."""
+    return [str(Path(rasa_bin).with_name("python")), "-m", "server"]
+
+
 def tracker_store(
     core: CoreSettings, assistant: AssistantSettings, key_prefix: str = "ccm"
 ) -> dict[str, Any]:

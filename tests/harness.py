@@ -24,7 +24,7 @@ from ccm.settings import Settings
 from ccm_core.bootstrap import Core
 from ccm_core.settings import CoreSettings
 from channels.context import ChannelContext, channel_context
-from channels.rasa import endpoints, write_endpoints
+from channels.rasa import endpoints, rasa_server, write_endpoints
 from channels.settings import RASA_URL, AssistantSettings, ChannelSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +196,7 @@ class AssistantProcesses:
     def start_rasa(self, wait: bool = True) -> None:
         self.rasa = subprocess.Popen(
             [
-                self.rasa_bin,
+                *rasa_server(self.rasa_bin),
                 "run",
                 "--enable-api",
                 "--model",

@@ -21,10 +21,12 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from ccm_core.domain.errors import NotFound
+from ccm_core.domain.errors import ConcurrentUpdate, NotFound
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.queues import DeliveryStatus, OutboxKind
 from ccm_core.service_layer.unit_of_work import UnitOfWork
+
+FINISH_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,26 @@ def end_part(uow: UnitOfWork, claim: Claim, index: int) -> bool:
     return _fenced(uow, claim, parts_sent=index + 1, part_in_flight=None)
 
 
-def finish_delivery(uow: UnitOfWork, claim: Claim, actor: Actor) -> None:
-    """Every part went out: the message is delivered (an acknowledgement meets its deadline)."""
-    if _fenced(uow, claim, lease_until=None):
-        mark_outbox_delivered(uow, actor, claim.outbox_id)
+def finish_delivery(uow: UnitOfWork, claim: Claim, actor: Actor, *, parts_sent: int | None = None) -> None:
+    """Every part went out: the message is delivered (an acknowledgement meets its deadline).
+
+    One transaction gives the lease back, marks the message delivered and, with ``parts_sent``,
+    records the last part as sent: a worker delivering many messages saves two commits on each, and
+    no crash can leave a message sent in full but not delivered. A case staff changed meanwhile
+    (its version moved on) is read again and the transaction repeated.
+    """
+    sent: dict[str, Any] = {} if parts_sent is None else {"parts_sent": parts_sent, "part_in_flight": None}
+    for attempt in range(1, FINISH_ATTEMPTS + 1):
+        with uow:
+            if not uow.outbox.write_if_held(claim.outbox_id, claim.token, lease_until=None, **sent):
+                return  # the lease ran out and another worker holds the message now
+            try:
+                _mark_delivered(uow, actor, claim.outbox_id)
+                uow.commit()
+                return
+            except ConcurrentUpdate:
+                if attempt == FINISH_ATTEMPTS:
+                    raise
 
 
 def retry_delivery(uow: UnitOfWork, claim: Claim, *, error: str, retry_at: dt.datetime) -> None:
@@ -147,20 +165,25 @@ def fail_delivery(uow: UnitOfWork, claim: Claim, *, error: str) -> None:
 def mark_outbox_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> None:
     """A channel delivered the message; an acknowledgement meets the acknowledge deadline."""
     with uow:
-        message = uow.outbox.get(message_id)
-        if message is None:
-            raise NotFound(kind="outbox_message", key=str(message_id))
-        if message.status == DeliveryStatus.DELIVERED:
-            return
-        now = uow.now()
-        message.status = DeliveryStatus.DELIVERED
-        message.delivered_at = now
-        message.attempts += 1
-        if message.kind == OutboxKind.ACKNOWLEDGEMENT:
-            complaint = uow.complaints.get(message.complaint.reference)
-            assert complaint is not None
-            complaint.mark_acknowledged(actor, now)
+        _mark_delivered(uow, actor, message_id)
         uow.commit()
+
+
+def _mark_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> None:
+    """Inside ``with uow``; the caller commits."""
+    message = uow.outbox.get(message_id)
+    if message is None:
+        raise NotFound(kind="outbox_message", key=str(message_id))
+    if message.status == DeliveryStatus.DELIVERED:
+        return
+    now = uow.now()
+    message.status = DeliveryStatus.DELIVERED
+    message.delivered_at = now
+    message.attempts += 1
+    if message.kind == OutboxKind.ACKNOWLEDGEMENT:
+        complaint = uow.complaints.get(message.complaint.reference)
+        assert complaint is not None
+        complaint.mark_acknowledged(actor, now)
 
 
 def mark_outbox_failed(uow: UnitOfWork, message_id: int, *, error: str, retry_at: dt.datetime | None) -> None:

@@ -7,6 +7,7 @@ import threading
 from sqlalchemy import select
 
 from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.errors import ConcurrentUpdate
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer import delivery, services
@@ -54,6 +55,33 @@ def test_the_next_message_of_a_conversation_waits_until_the_first_is_delivered(u
     with uow:
         case = uow.session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
         assert case.acknowledged_at is not None  # the acknowledgement reaching the chat meets its deadline
+
+
+def test_the_last_part_sent_and_the_delivery_are_recorded_in_one_transaction(uow, monkeypatch) -> None:
+    reference = web_case(uow, "s1")
+    (ack,) = claim(uow)
+    delivery.save_rendering(uow, ack, [{"text": "received", "buttons": []}])
+    delivery.begin_part(uow, ack, 0)
+    marked = []
+
+    def staff_changed_the_case_first(uow, actor, message_id) -> None:  # once: the next attempt reads it again
+        marked.append(message_id)
+        if len(marked) == 1:
+            raise ConcurrentUpdate(reference=reference, by="elif.kaya@example.com", current="in_review")
+        mark_delivered(uow, actor, message_id)
+
+    mark_delivered = delivery._mark_delivered
+    monkeypatch.setattr(delivery, "_mark_delivered", staff_changed_the_case_first)
+    delivery.finish_delivery(uow, ack, WORKER, parts_sent=1)
+
+    assert marked == [ack.outbox_id, ack.outbox_id]
+    (message,) = outbox(uow, reference)
+    assert (message.status, message.parts_sent, message.part_in_flight, message.lease_until) == (
+        "delivered",
+        1,
+        None,
+        None,
+    )
 
 
 def test_a_worker_whose_lease_ran_out_can_no_longer_write(uow, clock) -> None:

@@ -70,6 +70,23 @@ def test_every_replica_is_supervised_and_behind_nginx(tmp_path: Path) -> None:
     assert Layout.load(tmp_path) == layout  # what `ccm cluster status` reads
 
 
+def test_pinned_replicas_run_each_on_its_own_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    layout = Layout(directory=tmp_path, replicas=3, pin=True)
+    render(layout, RASA_BIN, NGINX)
+
+    programs = supervised(tmp_path)
+    for kind in ("web", "worker", "rasa", "actions"):
+        for number, core in ((1, 0), (2, 1), (3, 0)):  # the machine's cores in turn
+            command = str(programs[f"{kind}:{kind}-{number}"]["command"])
+            assert re.match(rf"\S*taskset -c {core} ", command), command
+    assert "taskset" not in str(programs["nginx:nginx"]["command"])  # it serves every replica
+    assert "taskset" not in (tmp_path / "nginx.conf").read_text()
+    assert Layout.load(tmp_path).pin
+    render(Layout(directory=tmp_path, replicas=3), RASA_BIN, NGINX)
+    assert not any("taskset" in str(program["command"]) for program in supervised(tmp_path).values())
+
+
 @pytest.mark.parametrize(
     "changes",
     [{"replicas": 51}, {"port": 8001}, {"rasa_balancer_port": 5006}, {"replicas": 0}, {"web_port": 65535}],

@@ -1,0 +1,468 @@
+"""The cluster's throughput with 1 and with 2 replicas of every process, each replica pinned to a core.
+
+For each configuration the benchmark starts the real cluster as an operator does, ``make run-cluster
+REPLICAS=n PIN=1`` (a fresh PostgreSQL database the command creates, free ports, its own Redis db),
+waits until every replica is healthy, measures, and stops it with Ctrl-C; then the next one.
+
+* Complaint and plain turns: Locust (``benchmarks.cluster_load``, one process, FastHttpUser,
+  ``--users`` customers each sending its next message as soon as the last was answered) writes
+  to the product's WhatsApp webhook through nginx: the way customers' messages reach a real
+  deployment (nginx, a web replica, Rasa's balancer, a Rasa server, the action servers'
+  balancer, an action server), not Rasa's REST channel, which only the web replicas reach.
+  A complaint conversation files a delivery complaint (5 turns); a plain conversation greets
+  and thanks (8 turns). After the warm-up, turns/s, p50 and p95 are taken over a fixed window;
+  every complaint conversation filed is then checked in the database and at the WhatsApp
+  stand-in (which got the reference).
+* Outbox delivery: with the workers stopped, ``--messages`` WhatsApp complaints are recorded
+  through the service layer (each owes its customer an acknowledgement), held, and released at
+  once when the workers run again; the clock stops when the last one is delivered to the
+  WhatsApp stand-in (a real HTTP server in this process). Each message goes the whole way:
+  claimed, ``EXTERNAL_notice`` through Rasa and an action server, sent, marked delivered. A
+  message the stand-in got twice is counted as a duplicate.
+
+Pinning: replica i's web server, Rasa server, action server and worker run on core i (taskset).
+nginx, PostgreSQL, Redis, the load generator and the WhatsApp stand-in are not pinned: with one
+replica they have the other core to themselves, with two they share both cores with the
+replicas, so the ratio 2/1 errs low.
+
+    .venv/bin/python -m benchmarks.cluster [--seconds S] [--warm-up S] [--users N] [--messages N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import create_engine, func, make_url, select, text, update
+
+from benchmarks.lifecycle import POSTGRES_SERVER_URL, table
+from ccm.cluster import ClusterError, Layout, cluster_health, core_of, supervisor
+from ccm_core.adapters.db import normalise_url
+from ccm_core.bootstrap import Core, bootstrap
+from ccm_core.domain.complaint import Complaint
+from ccm_core.domain.policy import Actor
+from ccm_core.domain.queues import OutboxMessage
+from ccm_core.service_layer import chat, services
+from ccm_core.service_layer.services import CustomerDetails
+from ccm_core.settings import CoreSettings
+from tests.fakes.whatsapp import PHONE_NUMBER_ID, TOKEN, FakeWhatsApp, fake_whatsapp
+
+ROOT = Path(__file__).resolve().parents[1]
+REDIS_URL = os.environ.get("CCM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")  # the tests use /7–/9
+APP_SECRET = "bench-app-secret"
+READY_SECONDS = 420  # the Rasa servers load their model side by side: about two minutes on two cores
+DELIVERY_TIMEOUT_SECONDS = 600
+FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+LANGUAGES = ("tr", "en", "de")
+
+
+@dataclass
+class Figures:
+    """One kind of turn in one configuration, over the measured window."""
+
+    turns: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    failures: int
+
+    @property
+    def per_second(self) -> float:
+        return self.turns / self.seconds
+
+
+@dataclass
+class Measured:
+    replicas: int
+    complaint: Figures | None = None
+    plain: Figures | None = None
+    delivered: int = 0
+    delivery_seconds: float = 0.0
+    duplicates: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def messages_per_second(self) -> float:
+        return self.delivered / self.delivery_seconds if self.delivery_seconds else 0.0
+
+
+@dataclass
+class Cluster:
+    """``make run-cluster`` running in its own process group, and how to reach it."""
+
+    layout: Layout
+    environment: dict[str, str]
+    make: subprocess.Popen[bytes]
+    output: Path
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            if self.make.poll() is not None:
+                raise RuntimeError(f"make run-cluster exited:\n{self.output.read_text()[-3000:]}")
+            try:
+                if all(health.healthy for health in cluster_health(self.layout)):
+                    return
+            except ClusterError:  # supervisord is not up yet: make is migrating the database
+                pass
+            time.sleep(2)
+        raise RuntimeError(f"the cluster was not healthy within {READY_SECONDS} s; see {self.output}")
+
+    def stop(self) -> None:
+        """Ctrl-C, as a terminal sends it to make and everything in its foreground group."""
+        if self.make.poll() is None:
+            os.killpg(self.make.pid, signal.SIGINT)
+            try:
+                self.make.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.make.pid, signal.SIGKILL)
+                self.make.wait()
+
+
+def consecutive_free_ports(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that nothing holds."""
+    for _ in range(100):
+        first = random.randrange(20000, 60000 - count)
+        taken: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                taken.append(socket.socket())
+                taken[-1].bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in taken:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+@contextmanager
+def running_cluster(replicas: int, whatsapp: FakeWhatsApp, directory: Path) -> Iterator[Cluster]:
+    """The cluster with ``replicas`` pinned replicas on a fresh database and a flushed Redis db."""
+    first = consecutive_free_ports(3 + 3 * replicas)
+    layout = Layout(
+        directory=directory,
+        replicas=replicas,
+        port=first,
+        rasa_balancer_port=first + 1,
+        actions_balancer_port=first + 2,
+        web_port=first + 3,
+        rasa_port=first + 3 + replicas,
+        actions_port=first + 3 + 2 * replicas,
+        pin=True,
+    )
+    server_url = normalise_url(POSTGRES_SERVER_URL)
+    database = f"ccm_bench_cluster_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # the command creates it
+    store = redis.Redis.from_url(REDIS_URL)
+    store.flushdb()
+    environment = {
+        **{
+            name: value
+            for name, value in os.environ.items()
+            if name not in ("CCM_SECRET_KEY", "CCM_PUBLIC_URL")
+        },
+        "CCM_DATABASE_URL": make_url(server_url).set(database=database).render_as_string(hide_password=False),
+        "CCM_REDIS_URL": REDIS_URL,
+        "CCM_DATA_DIR": str(directory / "data"),
+        "CCM_WHATSAPP_TOKEN": TOKEN,
+        "CCM_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "CCM_WHATSAPP_APP_SECRET": APP_SECRET,
+        "CCM_WHATSAPP_VERIFY_TOKEN": "bench-verify-token",
+        "CCM_WHATSAPP_API_URL": whatsapp.url,
+        **dict.fromkeys(["CCM_TELEGRAM_BOT_TOKEN", "CCM_SLACK_BOT_TOKEN", "CCM_SMTP_HOST"], ""),
+    }
+    ports = {
+        "--web-port": layout.web_port,
+        "--rasa-port": layout.rasa_port,
+        "--actions-port": layout.actions_port,
+        "--rasa-balancer-port": layout.rasa_balancer_port,
+        "--actions-balancer-port": layout.actions_balancer_port,
+    }
+    command = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(ROOT),
+        "run-cluster",
+        f"REPLICAS={replicas}",
+        "PIN=1",
+    ]
+    command += [f"CLUSTER_PORT={layout.port}", f"CLUSTER_DIR={directory}"]
+    command.append("CLUSTER_ARGS=" + shlex.join(f"{option}={port}" for option, port in ports.items()))
+    output = directory / "make.log"
+    with output.open("wb") as log:
+        make = subprocess.Popen(
+            command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    cluster = Cluster(layout, environment, make, output)
+    try:
+        cluster.wait_healthy()
+        yield cluster
+    finally:
+        cluster.stop()
+        engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        engine.dispose()
+        store.flushdb()
+        store.close()
+
+
+def core_of_cluster(cluster: Cluster) -> Core:
+    return bootstrap(
+        CoreSettings(
+            data_dir=cluster.layout.directory / "data", database_url=cluster.environment["CCM_DATABASE_URL"]
+        )
+    )
+
+
+def load(cluster: Cluster, kind: str, users: int, warm_up: float, seconds: float) -> dict[str, Any]:
+    """One Locust run against the cluster (``benchmarks.cluster_load``), its figures."""
+    command = [sys.executable, "-m", "benchmarks.cluster_load", "--host", cluster.layout.url, "--kind", kind]
+    command += ["--users", str(users), "--warm-up", str(warm_up), "--seconds", str(seconds)]
+    command += ["--phone-number-id", PHONE_NUMBER_ID, "--app-secret", APP_SECRET]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=warm_up + seconds + 300)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def figures_of(result: dict[str, Any]) -> Figures:
+    return Figures(result["turns"], result["seconds"], result["p50_ms"], result["p95_ms"], result["failures"])
+
+
+def check_filed(core: Core, whatsapp: FakeWhatsApp, result: dict[str, Any]) -> list[str]:
+    """Every complaint conversation the load generator finished is a WhatsApp complaint in the database,
+    and its customer got the reference at the stand-in; no other was filed."""
+    problems = []
+    with core.unit_of_work() as uow:
+        recorded = uow.session.scalar(
+            select(func.count()).select_from(Complaint).where(Complaint.channel == "whatsapp")
+        )
+    if recorded != len(result["filed"]):
+        problems.append(
+            f"{len(result['filed'])} complaint conversations finished, {recorded} complaints recorded"
+        )
+    deadline = time.monotonic() + 30  # the web replicas send the last replies after answering the webhook
+    missing = result["filed"]
+    while missing and time.monotonic() < deadline:
+        missing = [
+            number for number in missing if not any("CMP-" in json.dumps(m) for m in whatsapp.sent_to(number))
+        ]
+        time.sleep(0.5)
+    if missing:
+        problems.append(f"{len(missing)} customers never got their complaint's reference")
+    return problems
+
+
+def queue_acknowledgements(core: Core, count: int) -> tuple[list[int], list[str]]:
+    """``count`` WhatsApp complaints recorded by the call centre, each owing its customer an acknowledgement
+    (held until released); the customers wrote just now, so free-form messages may go.
+
+    Returns the messages' ids and the customers' numbers."""
+    numbers = [f"49{random.randrange(10**10, 10**11)}" for _ in range(count)]
+    for index, number in enumerate(numbers):
+        services.record_complaint(
+            core.unit_of_work(),
+            Actor.system("call_centre"),
+            channel="whatsapp",
+            language=LANGUAGES[index % 3],
+            category="delivery",
+            description="Paketim hasarlı geldi ve kimse telefona cevap vermiyor.",
+            customer=CustomerDetails(channel_identity=f"whatsapp:{number}"),
+        )
+        chat.note_customer_contact(core.unit_of_work(), "whatsapp", f"whatsapp:{number}")
+    with core.unit_of_work() as uow:
+        ids = list(
+            uow.session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.recipient.in_([f"whatsapp:{n}" for n in numbers]),
+                )
+            )
+        )
+        uow.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(available_at=FAR_FUTURE)
+        )
+        uow.session.commit()
+    return ids, numbers
+
+
+def outbox_counts(core: Core, ids: list[int]) -> Counter[str]:
+    with core.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.id.in_(ids))
+            .group_by(OutboxMessage.status)
+        )
+        return Counter({status: count for status, count in rows})
+
+
+def measure_delivery(
+    cluster: Cluster, core: Core, whatsapp: FakeWhatsApp, messages: int, measured: Measured
+) -> None:
+    """The workers stopped, the messages queued and held, the workers started, the messages released."""
+    rpc = supervisor(cluster.layout).supervisor
+    rpc.stopProcessGroup("worker")
+    ids, numbers = queue_acknowledgements(core, messages)
+    if len(ids) != messages:
+        measured.problems.append(f"{messages} complaints recorded, {len(ids)} acknowledgements queued")
+    rpc.startProcessGroup("worker")
+    time.sleep(5)  # the workers are up and polling an outbox with nothing due
+    with core.unit_of_work() as uow:
+        uow.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(available_at=dt.datetime.now(dt.UTC))
+        )
+        uow.session.commit()
+    start = time.perf_counter()
+    deadline = start + DELIVERY_TIMEOUT_SECONDS
+    while (counts := outbox_counts(core, ids))["pending"] and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    measured.delivery_seconds = time.perf_counter() - start
+    measured.delivered = counts["delivered"]
+    if counts["delivered"] != len(ids):
+        measured.problems.append(f"{len(ids)} messages queued, delivered: {dict(counts)}")
+    sent = Counter(
+        (
+            call.body.get("to"),
+            json.dumps(call.body.get("text") or call.body.get("interactive"), sort_keys=True),
+        )
+        for call in whatsapp.calls()
+        if call.status == 200 and call.body.get("to") in set(numbers)
+    )
+    measured.duplicates = sum(count - 1 for count in sent.values())
+    reached = {to for to, _ in sent}
+    if len(reached) != len(numbers):
+        measured.problems.append(f"{len(numbers) - len(reached)} customers got no message at the stand-in")
+
+
+def run_configuration(replicas: int, args: argparse.Namespace, whatsapp: FakeWhatsApp) -> Measured:
+    measured = Measured(replicas)
+    with tempfile.TemporaryDirectory(prefix="ccm-bc-") as directory:  # short: supervisord's socket path
+        print(f"==> Starting the cluster with {replicas} replica(s) pinned to cores", flush=True)
+        with running_cluster(replicas, whatsapp, Path(directory)) as cluster:
+            core = core_of_cluster(cluster)
+            try:
+                print("==> Complaint conversations", flush=True)
+                result = load(cluster, "complaint", args.users, args.warm_up, args.seconds)
+                measured.complaint = figures_of(result)
+                measured.problems += result["errors"] + check_filed(core, whatsapp, result)
+                print("==> Plain turns", flush=True)
+                result = load(cluster, "plain", args.users, args.warm_up, args.seconds)
+                measured.plain = figures_of(result)
+                measured.problems += result["errors"]
+                print(f"==> Outbox delivery of {args.messages} messages", flush=True)
+                measure_delivery(cluster, core, whatsapp, args.messages, measured)
+            finally:
+                core.engine.dispose()
+    return measured
+
+
+def report(results: list[Measured]) -> list[str]:
+    rows = [["", "turns/s", "p50 ms", "p95 ms", "turns", "failed"]]
+    for kind in ("complaint", "plain"):
+        for result in results:
+            found: Figures | None = getattr(result, kind)
+            if found:
+                rows.append(
+                    [
+                        f"{kind} turns, {result.replicas} replica(s)",
+                        f"{found.per_second:.1f}",
+                        f"{found.p50_ms:.0f}",
+                        f"{found.p95_ms:.0f}",
+                        str(found.turns),
+                        str(found.failures),
+                    ]
+                )
+    delivery = [["outbox delivery (WhatsApp)", "messages", "seconds", "messages/s", "duplicates"]]
+    for result in results:
+        delivery.append(
+            [
+                f"{result.replicas} worker(s), {result.replicas} Rasa",
+                str(result.delivered),
+                f"{result.delivery_seconds:.1f}",
+                f"{result.messages_per_second:.1f}",
+                str(result.duplicates),
+            ]
+        )
+    lines = [*table(rows), "", *table(delivery)]
+    if len(results) == 2 and all(result.complaint and result.plain for result in results):
+        one, two = results
+        assert one.complaint and two.complaint and one.plain and two.plain
+        ratios = [
+            f"complaint turns {two.complaint.per_second / one.complaint.per_second:.2f}×",
+            f"plain turns {two.plain.per_second / one.plain.per_second:.2f}×",
+        ]
+        if one.messages_per_second:
+            ratios.append(f"outbox delivery {two.messages_per_second / one.messages_per_second:.2f}×")
+        lines += ["", "2 replicas against 1: " + ", ".join(ratios)]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60, help="measured seconds per kind of turn (60)")
+    parser.add_argument("--warm-up", type=float, default=20, help="seconds of load before measuring (20)")
+    parser.add_argument("--users", type=int, default=12, help="customers at once (12)")
+    parser.add_argument("--messages", type=int, default=300, help="outbox messages per delivery round (300)")
+    parser.add_argument("--quick", action="store_true", help="10 s per kind, 5 s warm-up, 60 messages")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.warm_up, args.messages = 10, 5, 60
+    cores = os.cpu_count() or 1
+    print(
+        f"Cluster benchmark on {platform.node()}: {cores} cores, load average {os.getloadavg()[0]:.2f} "
+        f"at start; {args.users} customers, {args.warm_up:.0f} s warm-up and {args.seconds:.0f} s measured "
+        f"per kind of turn, {args.messages} outbox messages"
+    )
+    print(
+        "Pinned (taskset): replica i's web server, Rasa server, action server and worker on core i "
+        f"(1 replica: core {core_of(1)}; 2 replicas: cores {core_of(1)} and {core_of(2)}). "
+        "Not pinned, on any core: nginx, PostgreSQL, Redis, the load generator (Locust, one process) "
+        "and the WhatsApp stand-in."
+    )
+    results = []
+    with fake_whatsapp() as whatsapp:
+        for replicas in (1, 2):
+            results.append(run_configuration(replicas, args, whatsapp))
+            whatsapp.reset()
+    print()
+    print("\n".join(report(results)))
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    problems = [
+        f"{result.replicas} replica(s): {problem}" for result in results for problem in result.problems
+    ]
+    problems += [
+        f"{result.replicas} replica(s): {result.duplicates} duplicates"
+        for result in results
+        if result.duplicates
+    ]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
