@@ -14,10 +14,11 @@ import logging
 import os
 from typing import Any
 
-from rasa_sdk.endpoint import run
+from rasa_sdk.endpoint import create_app_for_serve
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import ActionExecutor, ActionExecutorRunResult
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+from sanic import Sanic
 
 from actions.conversation import text
 from ccm_core.settings import CoreSettings
@@ -61,4 +62,17 @@ def main() -> None:
     os.environ.setdefault("SANIC_HOST", "127.0.0.1")  # rasa-sdk takes its address from the environment only
     executor = AnsweringActionExecutor()
     executor.register_package("actions")
-    run(executor, port=args.port)
+    serve(executor, args.port)
+
+
+def serve(executor: ActionExecutor, port: int) -> None:
+    """rasa-sdk's app, served by this one process.
+
+    rasa-sdk's own ``run`` starts Sanic's manager, which serves from a child process: a manager
+    killed with SIGKILL (a crash, the OOM killer) leaves that child holding the port, out of its
+    supervisor's reach, and the supervisor's restart cannot listen there. A single process dies
+    whole and comes back whole.
+    """
+    app = create_app_for_serve(executor)
+    app.prepare(host=os.environ["SANIC_HOST"], port=port, single_process=True)
+    Sanic.serve_single(app)
