@@ -4,8 +4,9 @@ Every channel (web chat, Telegram, WhatsApp) hands its messages here: a repeated
 delivery is answered once, a customer who floods the conversation is asked to slow
 down, and the assistant's replies come back for the channel to render. While staff have
 taken the conversation over (a handoff), the customer's words go to them instead. When the
-assistant cannot be reached the delivery is released, so the platform's own retry
-(or the customer's next attempt) brings it back: nothing is dropped silently.
+assistant cannot be reached the delivery is released, and a copy of a delivery another replica
+holds (or held when it died) is refused, so the platform's own retry (or the customer's next
+attempt) brings it back: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ccm_core.domain.errors import CCMError
 from ccm_core.domain.policy import Actor
 from ccm_core.i18n import normalise_language, translate
 from ccm_core.service_layer import chat, services
-from ccm_core.service_layer.ports import Guard
+from ccm_core.service_layer.ports import Guard, GuardUnavailable
 from channels.messages import Reply, conversation_id, replies_from_rasa
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,19 @@ log = logging.getLogger(__name__)
 
 class AssistantUnreachable(RuntimeError):
     """Rasa did not answer; the message was not handled and may be delivered again."""
+
+
+class DeliveryInProgress(AssistantUnreachable):
+    """Another replica took this delivery and has not finished it, and may have died doing so.
+
+    It is not answered here, so the channel refuses it as when the assistant is down: the platform
+    delivers it again, and a later copy finds it handled or, once the lease ran out, takes it over.
+    """
+
+
+class GuardUnreachable(AssistantUnreachable):
+    """Redis, which de-duplicates deliveries, cannot be reached (restarting, say): the message is not
+    handled, as it could not be kept to once, and the platform delivers it again."""
 
 
 class AsyncRasa:
@@ -112,22 +126,46 @@ class Inbound:
         self.rate_limit = rate_limit
 
     async def handle(self, message: CustomerMessage) -> list[Reply] | None:
-        """The assistant's replies; ``None`` when this delivery was already handled (or is being handled).
+        """The assistant's replies; ``None`` when this delivery was already handled.
 
-        Raises ``AssistantUnreachable`` when Rasa is down: the delivery stays unhandled.
+        Raises ``AssistantUnreachable`` when Rasa is down (or answers 503), ``GuardUnreachable`` when
+        Redis is, and ``DeliveryInProgress`` while another replica holds the delivery: each time it
+        stays unhandled here, for the platform to deliver again.
         """
         key = f"{message.channel}:{message.delivery_id}" if message.delivery_id else None
-        if key and not await asyncio.to_thread(self.guard.claim, key):
+        if key and not await self.take(key):
             return None
         try:
             replies = await self._answer(message)
-        except BaseException:
+        except BaseException as failed:
             if key:
-                await asyncio.to_thread(self.guard.release, key)
+                await self._release(key)
+            if isinstance(failed, GuardUnavailable):
+                raise GuardUnreachable(str(failed)) from failed
             raise
         if key:
-            await asyncio.to_thread(self.guard.finish, key)
+            try:
+                await asyncio.to_thread(self.guard.finish, key)
+            except GuardUnavailable as down:  # answered all the same; only a redelivery would repeat it
+                log.warning("a handled %s delivery could not be marked done: %s", message.channel, down)
         return replies
+
+    async def _release(self, key: str) -> None:
+        try:
+            await asyncio.to_thread(self.guard.release, key)
+        except GuardUnavailable as down:  # the claim's lease runs out by itself
+            log.warning("a delivery could not be released: %s", down)
+
+    async def take(self, key: str) -> bool:
+        """Claim a delivery: False when it was handled; ``DeliveryInProgress`` while another holds it."""
+        try:
+            if await asyncio.to_thread(self.guard.claim, key):
+                return True
+            if await asyncio.to_thread(self.guard.done, key):
+                return False
+        except GuardUnavailable as down:
+            raise GuardUnreachable(str(down)) from down
+        raise DeliveryInProgress("another replica holds this delivery")
 
     async def _answer(self, message: CustomerMessage) -> list[Reply]:
         sender = message.conversation_id

@@ -184,7 +184,7 @@ class TelegramUpdates:
     async def _text_only(self, update_id: int, address: str, language: str | None) -> None:
         """A photo, sticker or voice message: say once that only words can be read."""
         key = f"{CHANNEL}:{update_id}"  # the same key Inbound uses, so one update is one answer
-        if not await asyncio.to_thread(self.ctx.guard.claim, key):
+        if not await self.ctx.inbound.take(key):
             return
         await self._send_all(address, [Reply(translate(normalise_language(language), "chat.text_only"))])
         await asyncio.to_thread(self.ctx.guard.finish, key)

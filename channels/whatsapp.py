@@ -416,7 +416,7 @@ class Webhook:
             )
             return await self.ctx.inbound.handle(message)
         key = f"{CHANNEL}:{incoming.message_id}"  # the key Inbound uses for the same message id
-        if not await asyncio.to_thread(self.ctx.guard.claim, key):
+        if not await self.ctx.inbound.take(key):
             return None
         sender_id = conversation_id(CHANNEL, incoming.address)
         try:  # a picture opens the 24-hour window too

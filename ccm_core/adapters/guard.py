@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 from sqlalchemy import Integer, String, delete, insert, select, update
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from ccm_core.adapters.db import rows_changed
 from ccm_core.domain.base import Base, EnumText
+from ccm_core.domain.errors import GuardUnavailable
 
 
 def utcnow() -> dt.datetime:
@@ -101,6 +103,11 @@ class DatabaseGuard:
             )
             session.commit()
 
+    def done(self, key: str) -> bool:
+        with self.sessions() as session:
+            state = session.scalar(select(InboundDelivery.state).where(InboundDelivery.key == hashed(key)))
+        return state == DeliveryState.DONE
+
     def release(self, key: str) -> None:
         with self.sessions() as session:
             session.execute(
@@ -157,28 +164,46 @@ class RedisGuard:
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}:{kind}:{hashed(key)}"
 
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Redis's errors as the port's: the channels refuse the message for the platform to retry."""
+        import redis
+
+        try:
+            yield
+        except redis.RedisError as error:
+            raise GuardUnavailable(f"Redis: {type(error).__name__}") from error
+
     def claim(self, key: str, lease_seconds: int = 60) -> bool:
-        return bool(
-            self.redis.set(
-                self._key("delivery", key), DeliveryState.PROCESSING.value, nx=True, ex=lease_seconds
+        with self._reachable():
+            return bool(
+                self.redis.set(
+                    self._key("delivery", key), DeliveryState.PROCESSING.value, nx=True, ex=lease_seconds
+                )
             )
-        )
 
     def finish(self, key: str) -> None:
-        self.redis.set(self._key("delivery", key), DeliveryState.DONE.value, ex=DONE_SECONDS)
+        with self._reachable():
+            self.redis.set(self._key("delivery", key), DeliveryState.DONE.value, ex=DONE_SECONDS)
+
+    def done(self, key: str) -> bool:
+        with self._reachable():
+            return self.redis.get(self._key("delivery", key)) == DeliveryState.DONE.encode()
 
     def release(self, key: str) -> None:
         name = self._key("delivery", key)
-        if self.redis.get(name) == DeliveryState.PROCESSING.encode():
-            self.redis.delete(name)
+        with self._reachable():
+            if self.redis.get(name) == DeliveryState.PROCESSING.encode():
+                self.redis.delete(name)
 
     def allow(self, key: str, limit: int, window_seconds: int = 60) -> bool:
         window = int(utcnow().timestamp()) // window_seconds
         name = f"{self._key('rate', key)}:{window}"
-        pipe = self.redis.pipeline()
-        pipe.incr(name)
-        pipe.expire(name, window_seconds * 2)
-        count, _ = pipe.execute()
+        with self._reachable():
+            pipe = self.redis.pipeline()
+            pipe.incr(name)
+            pipe.expire(name, window_seconds * 2)
+            count, _ = pipe.execute()
         return int(count) <= limit
 
     def forget_before(self, moment: dt.datetime) -> None:

@@ -113,3 +113,8 @@ class PermissionDenied(CCMError):
     @property
     def message_key(self) -> str:
         return f"errors.permission.{self.why}"
+
+
+class GuardUnavailable(RuntimeError):
+    """The store that de-duplicates deliveries cannot be reached (Redis restarting, say): nothing was
+    claimed, finished or counted. Infrastructure's, not a refusal of the core's (see ``ports.Guard``)."""

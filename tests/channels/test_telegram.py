@@ -427,6 +427,42 @@ def test_while_the_assistant_is_down_the_webhook_asks_telegram_to_retry(
     assert [m["text"] for m in retried] == [customer.expects("category_question", category="Lieferung")]
 
 
+def test_while_redis_is_down_the_webhook_asks_telegram_to_retry(
+    fake: FakeTelegram, webhook: str, core: Core, settings: Settings
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # Redis restarting: nothing listens
+    without_redis = bootstrap(core.settings.model_copy(update={"redis_url": nowhere}))
+    customer = TelegramCustomer(fake, webhook, "tr")
+    update = customer.message_update(DELIVERY["tr"])
+    with served_webhook(without_redis, settings) as unready:
+        assert customer.post(update, webhook=unready).status_code == 503
+    without_redis.engine.dispose()
+    assert fake.sent_to(customer.chat_id) == []
+
+    retried = customer.sends(update)  # delivered again once Redis is back
+    assert [m["text"] for m in retried] == [customer.expects("category_question", category="Teslimat")]
+
+
+def test_an_update_whose_replica_died_while_handling_it_is_refused_until_it_can_be_answered(
+    fake: FakeTelegram, webhook: str, core: Core
+) -> None:
+    customer = TelegramCustomer(fake, webhook, "tr")
+    update = customer.message_update(DELIVERY["tr"])
+    # A replica took the update and was killed: its claim stands until its lease runs out.
+    assert core.guard().claim(f"telegram:{update['update_id']}", lease_seconds=2)
+
+    assert customer.post(update).status_code == 503  # not "done": Telegram delivers it again
+    assert fake.sent_to(customer.chat_id) == []
+    deadline = time.monotonic() + 30
+    while (status := customer.post(update).status_code) == 503 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status == 200
+    assert [m["text"] for m in fake.sent_to(customer.chat_id)] == [
+        customer.expects("category_question", category="Teslimat")
+    ]
+    assert customer.sends(update) == []  # answered once; later copies are ignored
+
+
 # --- the process reaching the chat, through the delivery worker ---
 
 

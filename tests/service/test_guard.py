@@ -12,7 +12,7 @@ import redis
 
 from ccm_core.adapters.db import create_db_engine, session_factory
 from ccm_core.adapters.guard import DatabaseGuard, RedisGuard, hashed
-from ccm_core.service_layer.ports import Guard
+from ccm_core.service_layer.ports import Guard, GuardUnavailable
 from tests.conftest import empty_database
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -39,9 +39,24 @@ def guard(request: pytest.FixtureRequest, clock, tmp_path: Path) -> Iterator[Gua
 def test_a_delivery_is_taken_once_and_ignored_when_it_comes_again(guard: Guard) -> None:
     assert guard.claim("telegram:1001") is True
     assert guard.claim("telegram:1001") is False  # being handled by someone else
+    assert guard.done("telegram:1001") is False  # not yet: a copy is to be refused, not ignored
     guard.finish("telegram:1001")
     assert guard.claim("telegram:1001") is False  # done
+    assert guard.done("telegram:1001") is True
     assert guard.claim("telegram:1002") is True
+
+
+def test_redis_out_of_reach_is_said_as_the_ports_error() -> None:
+    unreachable = RedisGuard("redis://127.0.0.1:9/0")  # nothing listens there
+    for call in (
+        lambda: unreachable.claim("telegram:1"),
+        lambda: unreachable.done("telegram:1"),
+        lambda: unreachable.finish("telegram:1"),
+        lambda: unreachable.release("telegram:1"),
+        lambda: unreachable.allow("rate:telegram:1", 5),
+    ):
+        with pytest.raises(GuardUnavailable):
+            call()
 
 
 def test_a_failed_delivery_can_be_taken_again(guard: Guard) -> None:
