@@ -36,7 +36,7 @@ CLUSTER_ARGS ?=
 # PIN=1: replica i's processes on core i (taskset).
 PIN ?= 0
 
-.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-cluster bench-webchat bench-slack bench-report bench-history nlu-eval nlu-choose install browser rasa-env model clean
+.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-cluster bench-webchat bench-slack bench-faults bench-report bench-history nlu-eval nlu-choose install browser rasa-env model clean
 
 install: $(STAMP)
 
@@ -171,6 +171,10 @@ bench-webchat: install model
 
 bench-slack: install
 	@$(BIN)/python -m benchmarks.slack_ack
+
+# The cluster of make run-cluster under load while replicas are killed and Redis restarts (docs/deploying.md).
+bench-faults: install model nginx
+	@$(BIN)/python -m benchmarks.faults $(ARGS)
 
 bench-report: install
 	@$(BIN)/python -m benchmarks.report

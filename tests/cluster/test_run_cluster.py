@@ -10,42 +10,29 @@ nginx keep succeeding, and Ctrl-C stops every process. Three to four minutes, mo
 from __future__ import annotations
 
 import os
-import random
 import re
-import shlex
 import signal
 import socket
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
-from sqlalchemy import create_engine, make_url, text
 
 from actions.conversation import text as assistant_text
-from ccm.cluster import ClusterError, Health, Layout, Replica, cluster_health, supervisor
-from ccm_core.adapters.db import normalise_url
+from ccm.cluster import Health, supervisor
 from ccm_core.i18n import translate
 from tests.assistant.test_conversations import DELIVERY, DELIVERY_LABEL
 from tests.channels.test_web_chat import Customer, file_complaint, texts
-from tests.conftest import POSTGRES_ADMIN_URL
-from tests.harness import PROJECT_ROOT
+from tests.cluster_harness import Cluster, running_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.rasa, pytest.mark.cluster]
 
 REPLICAS = 2
 REDIS_URL = "redis://127.0.0.1:6379/9"  # the web chat tests use /8, the Redis store tests /7
-READY_SECONDS = 420  # the Rasa servers load their model side by side: about two minutes on two cores
 RESTART_SECONDS = 300
-AGENT = "lukas.schmidt@example.com"  # an agent of logistics, where delivery complaints go
-CCM = Path(sys.executable).parent / "ccm"
-ACCESS_LINE = re.compile(r"\] \d+ (?P<method>\S+) (?P<area>\S+) (?P<status>\d+) \S+ \S+ upstream=(?P<to>.*)$")
 
 
 class WebSocketCustomer(Customer):
@@ -56,147 +43,15 @@ class WebSocketCustomer(Customer):
         return self.request_session(session_id)
 
 
-@dataclass
-class Cluster:
-    layout: Layout
-    environment: dict[str, str]
-    make: subprocess.Popen[bytes]
-    output: Path
-
-    @property
-    def url(self) -> str:
-        return self.layout.url
-
-    def health(self) -> dict[str, Health]:
-        rasa_token = self.environment.get("CCM_RASA_TOKEN", "")
-        return {health.name: health for health in cluster_health(self.layout, rasa_token)}
-
-    def wait_until(self, what: str, done: Callable[[dict[str, Health]], bool], seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            assert self.make.poll() is None, f"make run-cluster exited:\n{self.output.read_text()[-3000:]}"
-            try:
-                if done(self.health()):
-                    return
-            except ClusterError:  # supervisord has not started yet: make is still installing or migrating
-                pass
-            time.sleep(2)
-        states = "\n".join(f"{h.name} {h.state} {h.detail}" for h in self.health().values())
-        raise AssertionError(f"{what} not within {seconds} s:\n{states}\n{self.output.read_text()[-3000:]}")
-
-    def token(self) -> str:
-        """An agent's API token, made as an operator makes one."""
-        created = subprocess.run(
-            [str(CCM), "tokens", "create", "--role", "agent", "--staff", AGENT],
-            env=self.environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stderr
-        return created.stdout.strip().splitlines()[-1]
-
-    def routed(self) -> list[dict[str, str]]:
-        """nginx's access log, one entry per request: the part of the product and the replicas tried."""
-        lines = (self.layout.log_dir / "nginx-access.log").read_text().splitlines()
-        return [found.groupdict() for line in lines if (found := ACCESS_LINE.search(line))]
-
-    def chat_replica(self) -> str:
-        """The web replica that answered the last socket.io request (after any that failed)."""
-        chat = [entry["to"] for entry in self.routed() if entry["area"] == "/socket.io"]
-        return chat[-1].split(", ")[-1]
-
-    @staticmethod
-    def address(replica: Replica) -> str:
-        return f"127.0.0.1:{replica.port}"
-
-    def stop(self) -> None:
-        """Ctrl-C, as a terminal sends it: SIGINT to make and everything in its foreground group."""
-        if self.make.poll() is None:
-            os.killpg(self.make.pid, signal.SIGINT)
-            try:
-                self.make.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.make.pid, signal.SIGKILL)
-                self.make.wait()
-
-
-def consecutive_free_ports(count: int) -> int:
-    """The first of ``count`` consecutive loopback ports that nothing holds."""
-    for _ in range(100):
-        first = random.randrange(20000, 60000 - count)
-        taken: list[socket.socket] = []
-        try:
-            for port in range(first, first + count):
-                taken.append(socket.socket())
-                taken[-1].bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in taken:
-                sock.close()
-    raise AssertionError(f"no {count} consecutive free ports")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     directory = tmp_path_factory.mktemp("cluster")  # short: supervisord's socket path has a length limit
-    first = consecutive_free_ports(3 + 3 * REPLICAS)
-    layout = Layout(
-        directory=directory,
-        replicas=REPLICAS,
-        port=first,
-        rasa_balancer_port=first + 1,
-        actions_balancer_port=first + 2,
-        web_port=first + 3,
-        rasa_port=first + 3 + REPLICAS,
-        actions_port=first + 3 + 2 * REPLICAS,
-    )
-    server_url = normalise_url(POSTGRES_ADMIN_URL)
-    database = f"ccm_cluster_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # the command creates it
     store = redis.Redis.from_url(REDIS_URL)
     store.flushdb()
-    outer = {
-        name: value for name, value in os.environ.items() if name not in ("CCM_SECRET_KEY", "CCM_PUBLIC_URL")
-    }
-    environment = {
-        **outer,
-        "CCM_DATABASE_URL": make_url(server_url).set(database=database).render_as_string(hide_password=False),
-        "CCM_REDIS_URL": REDIS_URL,
-        "CCM_DATA_DIR": str(directory / "data"),
-        # every outside channel off, whatever the environment running the tests says
-        **dict.fromkeys(
-            ["CCM_TELEGRAM_BOT_TOKEN", "CCM_WHATSAPP_TOKEN", "CCM_SLACK_BOT_TOKEN", "CCM_SMTP_HOST"], ""
-        ),
-    }
-    ports = {
-        "--web-port": layout.web_port,
-        "--rasa-port": layout.rasa_port,
-        "--actions-port": layout.actions_port,
-        "--rasa-balancer-port": layout.rasa_balancer_port,
-        "--actions-balancer-port": layout.actions_balancer_port,
-    }
-    command = ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "run-cluster", f"REPLICAS={REPLICAS}"]
-    command += [f"CLUSTER_PORT={layout.port}", f"CLUSTER_DIR={directory}"]
-    command.append("CLUSTER_ARGS=" + shlex.join(f"{option}={port}" for option, port in ports.items()))
-    output = directory / "make.log"
-    with output.open("wb") as log:
-        make = subprocess.Popen(
-            command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    running = Cluster(layout, environment, make, output)
     try:
-        running.wait_until(
-            "every replica healthy", lambda found: all(h.healthy for h in found.values()), READY_SECONDS
-        )
-        yield running
+        with running_cluster(directory, REPLICAS, REDIS_URL) as running:
+            yield running
     finally:
-        running.stop()
-        engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        engine.dispose()
         store.flushdb()
         store.close()
 
@@ -337,7 +192,7 @@ def test_killed_replicas_are_restarted_while_requests_through_nginx_keep_succeed
         assert cluster.chat_replica() != chat_replica
     finally:
         rpc.startProcess(f"web:{chat_name}")
-    cluster.wait_until("every replica healthy", lambda found: all(h.healthy for h in found.values()), 60)
+    cluster.all_healthy(60)
 
 
 def test_ctrl_c_stops_every_process(cluster: Cluster) -> None:
