@@ -61,6 +61,7 @@ from tests.cluster_harness import Cluster, running_cluster
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, fake_slack, form, signed
 from tests.fakes.telegram import TOKEN, FakeTelegram, fake_telegram
 from tests.http_server import free_port
+from tests.slack.conftest import view_submission
 
 REPLICAS = 2
 WEBHOOK_SECRET = "fault-run-webhook-secret"
@@ -288,22 +289,12 @@ class StaffMember:
             "reason": {"value": {"type": "plain_text_input", "value": "Delivered on time"}},
             "explanation": {"value": {"type": "plain_text_input", "value": "Your parcel was delivered."}},
         }
-        view = {
-            "id": f"V{uuid.uuid4().hex[:10].upper()}",
+        form_view = {
             "type": "modal",
             "callback_id": "ccm_decide",
             "private_metadata": json.dumps({"reference": reference}),
-            "state": {"values": values},
         }
-        payload = {
-            "type": "view_submission",
-            "team": {"id": "T0CCM0001", "domain": "ccm"},
-            "user": {"id": STAFF.slack_id, "username": STAFF.slack_id.lower(), "team_id": "T0CCM0001"},
-            "api_app_id": "A0CCMAPP1",
-            "token": "legacy-verification-token",
-            "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
-            "view": view,
-        }
+        payload = view_submission(STAFF.slack_id, form_view, values)
         response = self.post(payload)
         if (
             response is not None
@@ -317,13 +308,11 @@ class StaffMember:
         texts = (message.get("text") or "" for message in self.slack.messages(STAFF.channel))
         return sorted({found.group(0) for text in texts if (found := REFERENCE.search(text))})
 
-    def work_once(self) -> int:
-        """One pass over the channel's cases; the number of cases still to be decided."""
-        open_cases = 0
+    def work_once(self) -> None:
+        """One pass over the channel's cases not yet decided."""
         for reference in self.posted_cases():
             if reference in self.decided:
                 continue
-            open_cases += 1
             status = self.status(reference)
             clicked = self.tried.get(reference)
             if status == "in_review":
@@ -334,7 +323,6 @@ class StaffMember:
                 self.clicks.again += clicked is not None
                 self.tried[reference] = time.monotonic()
                 self.start_review(reference)
-        return open_cases
 
     def loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -564,7 +552,7 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
-def channels(fake: FakeTelegram, slack: FakeSlack) -> dict[str, str]:
+def stand_in_settings(fake: FakeTelegram, slack: FakeSlack) -> dict[str, str]:
     """The settings that point the product at the stand-ins (docs/settings.md), and quick redeliveries."""
     return {
         "CCM_TELEGRAM_BOT_TOKEN": TOKEN,
@@ -589,7 +577,7 @@ def run(customers: int, pause_seconds: float, directory: Path, say: Callable[[st
         cluster_dir = directory / "cluster"
         cluster_dir.mkdir()
         say(f"==> Starting the cluster ({REPLICAS} replicas of each process) on Redis at port {store.port}")
-        with running_cluster(cluster_dir, REPLICAS, store.url, channels(fake, slack)) as cluster:
+        with running_cluster(cluster_dir, REPLICAS, store.url, stand_in_settings(fake, slack)) as cluster:
             engine = create_engine(normalise_url(cluster.database_url))
             turns: list[Turn] = []
             lock = threading.Lock()
