@@ -8,7 +8,7 @@ waits until every replica is healthy, measures, and stops it with Ctrl-C; then t
   ``--users`` customers each sending its next message as soon as the last was answered) writes
   to the product's WhatsApp webhook through nginx: the way customers' messages reach a real
   deployment (nginx, a web replica, Rasa's balancer, a Rasa server, the action servers'
-  balancer, an action server), not Rasa's REST channel, which only the web replicas reach.
+  balancer, an action server), not Rasa's customer channel, which only the web replicas reach.
   A complaint conversation files a delivery complaint (5 turns); a plain conversation greets
   and thanks (8 turns). After the warm-up, turns/s, p50 and p95 are taken over a fixed window;
   every complaint conversation filed is then checked in the database and at the WhatsApp
