@@ -28,21 +28,18 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -60,7 +57,7 @@ from tests.channels.test_telegram import DELIVERY, DELIVERY_LABEL, ORDER, REFERE
 from tests.cluster_harness import Cluster, running_cluster
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, fake_slack, form, signed
 from tests.fakes.telegram import TOKEN, FakeTelegram, fake_telegram
-from tests.http_server import free_port
+from tests.harness import RedisServer, redis_server
 from tests.slack.conftest import view_submission
 
 REPLICAS = 2
@@ -75,69 +72,6 @@ GIVE_UP_SECONDS = 300  # a message not answered after this many seconds of redel
 STEP_SECONDS = 30  # a staff member who sees no change after this long clicks again
 DRAIN_SECONDS = 240  # for the last notices after the load stops
 PLAIN_TURNS = ("/start", "merhaba", "hallo")
-
-
-# --- Redis of our own ---
-
-
-class OwnRedis:
-    """A redis-server on a free port without persistence, so a restart loses everything in it."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-        ]
-        command += ["no", "--dir", str(self.directory)]
-        log = (self.directory / "redis.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
-                time.sleep(0.1)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def restart(self) -> None:
-        """Stopped, a few seconds without Redis, started again on the same port, empty."""
-        self.stop()
-        time.sleep(REDIS_DOWN_SECONDS)
-        self.start()
-
-
-@contextmanager
-def own_redis(directory: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(directory)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # --- customers on Telegram ---
@@ -353,9 +287,9 @@ def kill_one(cluster: Cluster, group: str) -> Fault:
     return Fault(f"kill -9 {name}", time.monotonic() - started)
 
 
-def restart_redis(cluster: Cluster, server: OwnRedis) -> Fault:
+def restart_redis(cluster: Cluster, server: RedisServer) -> Fault:
     started = time.monotonic()
-    server.restart()
+    server.restart(REDIS_DOWN_SECONDS)
     cluster.all_healthy(RECOVERY_SECONDS)
     return Fault(f"Redis stopped {REDIS_DOWN_SECONDS} s and started empty", time.monotonic() - started)
 
@@ -573,7 +507,7 @@ def stand_in_settings(fake: FakeTelegram, slack: FakeSlack) -> dict[str, str]:
 
 def run(customers: int, pause_seconds: float, directory: Path, say: Callable[[str], None] = print) -> Counts:
     """The cluster under load through the faults, with ``pause_seconds`` of load after each."""
-    with own_redis(directory) as store, fake_telegram() as fake, fake_slack() as slack:
+    with redis_server(directory, persistent=False) as store, fake_telegram() as fake, fake_slack() as slack:
         cluster_dir = directory / "cluster"
         cluster_dir.mkdir()
         say(f"==> Starting the cluster ({REPLICAS} replicas of each process) on Redis at port {store.port}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from admin.training import TrainingSettings
 from ccm.settings import Settings
@@ -289,33 +290,42 @@ def running_replicas(
 class RedisServer:
     """A redis-server of a test's own on a free port, which it may stop and start again.
 
-    It keeps its data in an append-only file, as a production Redis holding conversations does,
-    so a restart loses nothing that was written.
+    By default it keeps its data in an append-only file, as a production Redis holding
+    conversations does, so a restart loses nothing that was written; ``persistent=False`` makes a
+    restart lose everything (the fault run's worst case).
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.directory, self.port = directory, _free_port()
+    def __init__(self, directory: Path, persistent: bool = True) -> None:
+        self.directory, self.port, self.persistent = directory, _free_port(), persistent
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        keep = ["--appendonly", "no"]
+        if self.persistent:
+            keep = ["--appendonly", "yes", "--appendfsync", "always"]
         self.process = subprocess.Popen(
             [
                 *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)),
+                *(*keep, "--dir", str(self.directory)),
             ],
             stdout=(self.directory / "redis.log").open("a"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 15
+        try:
+            while True:
+                try:
+                    client.ping()  # also waits out a restart's loading of the append-only file
                     return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+                except redis.RedisError:
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         """SIGKILL: a crash, not a clean shutdown (what was acknowledged is in the file)."""
@@ -324,10 +334,16 @@ class RedisServer:
             self.process.wait()
             self.process = None
 
+    def restart(self, down_seconds: float) -> None:
+        """Stopped, ``down_seconds`` without Redis, started again on the same port."""
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
 
 @contextmanager
-def redis_server(directory: Path) -> Iterator[RedisServer]:
-    server = RedisServer(directory)
+def redis_server(directory: Path, persistent: bool = True) -> Iterator[RedisServer]:
+    server = RedisServer(directory, persistent)
     server.start()
     try:
         yield server

@@ -3,8 +3,9 @@
 Rasa's ``RedisTrackerStore`` keeps a conversation's every session in one JSON value: each turn
 reads and parses all of it, and each save parses it again to merge (``_merge_trackers``), so a
 Telegram or WhatsApp customer's turn gets slower with every month they have talked to us (at
-5,040 earlier events a turn took 33 times as long as a fresh one's: ``make bench-history``). Here a conversation is a
-Redis list of its events, one JSON document each, and the index where its latest session begins:
+5,040 earlier events a turn took 33 times as long as a fresh one's: ``make bench-history``).
+Here a conversation is a Redis list of its events, one JSON document each, and the index where
+its latest session begins:
 
 - a turn reads the latest session only (``LRANGE`` from that index) and appends the events it
   added (``RPUSH``), whatever the length of the history before it;
