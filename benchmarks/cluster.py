@@ -36,14 +36,10 @@ import json
 import os
 import platform
 import random
-import shlex
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,11 +48,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import create_engine, func, make_url, select, text, update
+from sqlalchemy import func, select, update
 
-from benchmarks.lifecycle import POSTGRES_SERVER_URL, table
-from ccm.cluster import ClusterError, Layout, cluster_health, core_of, supervisor
-from ccm_core.adapters.db import normalise_url
+from benchmarks.lifecycle import table
+from ccm.cluster import core_of, supervisor
 from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
@@ -64,12 +59,12 @@ from ccm_core.domain.queues import OutboxMessage
 from ccm_core.service_layer import chat, services
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.settings import CoreSettings
+from tests.cluster_harness import Cluster, running_cluster
 from tests.fakes.whatsapp import PHONE_NUMBER_ID, TOKEN, FakeWhatsApp, fake_whatsapp
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("CCM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")  # the tests use /7–/9
 APP_SECRET = "bench-app-secret"
-READY_SECONDS = 420  # the Rasa servers load their model side by side: about two minutes on two cores
 DELIVERY_TIMEOUT_SECONDS = 600
 FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 LANGUAGES = ("tr", "en", "de")
@@ -105,125 +100,23 @@ class Measured:
         return self.delivered / self.delivery_seconds if self.delivery_seconds else 0.0
 
 
-@dataclass
-class Cluster:
-    """``make run-cluster`` running in its own process group, and how to reach it."""
-
-    layout: Layout
-    environment: dict[str, str]
-    make: subprocess.Popen[bytes]
-    output: Path
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            if self.make.poll() is not None:
-                raise RuntimeError(f"make run-cluster exited:\n{self.output.read_text()[-3000:]}")
-            try:
-                if all(health.healthy for health in cluster_health(self.layout)):
-                    return
-            except ClusterError:  # supervisord is not up yet: make is migrating the database
-                pass
-            time.sleep(2)
-        raise RuntimeError(f"the cluster was not healthy within {READY_SECONDS} s; see {self.output}")
-
-    def stop(self) -> None:
-        """Ctrl-C, as a terminal sends it to make and everything in its foreground group."""
-        if self.make.poll() is None:
-            os.killpg(self.make.pid, signal.SIGINT)
-            try:
-                self.make.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.make.pid, signal.SIGKILL)
-                self.make.wait()
-
-
-def consecutive_free_ports(count: int) -> int:
-    """The first of ``count`` consecutive loopback ports that nothing holds."""
-    for _ in range(100):
-        first = random.randrange(20000, 60000 - count)
-        taken: list[socket.socket] = []
-        try:
-            for port in range(first, first + count):
-                taken.append(socket.socket())
-                taken[-1].bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in taken:
-                sock.close()
-    raise RuntimeError(f"no {count} consecutive free ports")
-
-
 @contextmanager
-def running_cluster(replicas: int, whatsapp: FakeWhatsApp, directory: Path) -> Iterator[Cluster]:
-    """The cluster with ``replicas`` pinned replicas on a fresh database and a flushed Redis db."""
-    first = consecutive_free_ports(3 + 3 * replicas)
-    layout = Layout(
-        directory=directory,
-        replicas=replicas,
-        port=first,
-        rasa_balancer_port=first + 1,
-        actions_balancer_port=first + 2,
-        web_port=first + 3,
-        rasa_port=first + 3 + replicas,
-        actions_port=first + 3 + 2 * replicas,
-        pin=True,
-    )
-    server_url = normalise_url(POSTGRES_SERVER_URL)
-    database = f"ccm_bench_cluster_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # the command creates it
+def pinned_cluster(replicas: int, whatsapp: FakeWhatsApp, directory: Path) -> Iterator[Cluster]:
+    """The cluster with ``replicas`` pinned replicas on a fresh database and a flushed Redis db,
+    WhatsApp pointed at the stand-in."""
     store = redis.Redis.from_url(REDIS_URL)
     store.flushdb()
-    environment = {
-        **{
-            name: value
-            for name, value in os.environ.items()
-            if name not in ("CCM_SECRET_KEY", "CCM_PUBLIC_URL")
-        },
-        "CCM_DATABASE_URL": make_url(server_url).set(database=database).render_as_string(hide_password=False),
-        "CCM_REDIS_URL": REDIS_URL,
-        "CCM_DATA_DIR": str(directory / "data"),
+    channels = {
         "CCM_WHATSAPP_TOKEN": TOKEN,
         "CCM_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
         "CCM_WHATSAPP_APP_SECRET": APP_SECRET,
         "CCM_WHATSAPP_VERIFY_TOKEN": "bench-verify-token",
         "CCM_WHATSAPP_API_URL": whatsapp.url,
-        **dict.fromkeys(["CCM_TELEGRAM_BOT_TOKEN", "CCM_SLACK_BOT_TOKEN", "CCM_SMTP_HOST"], ""),
     }
-    ports = {
-        "--web-port": layout.web_port,
-        "--rasa-port": layout.rasa_port,
-        "--actions-port": layout.actions_port,
-        "--rasa-balancer-port": layout.rasa_balancer_port,
-        "--actions-balancer-port": layout.actions_balancer_port,
-    }
-    command = [
-        "make",
-        "--no-print-directory",
-        "-C",
-        str(ROOT),
-        "run-cluster",
-        f"REPLICAS={replicas}",
-        "PIN=1",
-    ]
-    command += [f"CLUSTER_PORT={layout.port}", f"CLUSTER_DIR={directory}"]
-    command.append("CLUSTER_ARGS=" + shlex.join(f"{option}={port}" for option, port in ports.items()))
-    output = directory / "make.log"
-    with output.open("wb") as log:
-        make = subprocess.Popen(
-            command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    cluster = Cluster(layout, environment, make, output)
     try:
-        cluster.wait_healthy()
-        yield cluster
+        with running_cluster(directory, replicas, REDIS_URL, channels, pin=True) as cluster:
+            yield cluster
     finally:
-        cluster.stop()
-        engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        engine.dispose()
         store.flushdb()
         store.close()
 
@@ -362,7 +255,7 @@ def run_configuration(replicas: int, args: argparse.Namespace, whatsapp: FakeWha
     measured = Measured(replicas)
     with tempfile.TemporaryDirectory(prefix="ccm-bc-") as directory:  # short: supervisord's socket path
         print(f"==> Starting the cluster with {replicas} replica(s) pinned to cores", flush=True)
-        with running_cluster(replicas, whatsapp, Path(directory)) as cluster:
+        with pinned_cluster(replicas, whatsapp, Path(directory)) as cluster:
             core = core_of_cluster(cluster)
             try:
                 print("==> Complaint conversations", flush=True)

@@ -133,11 +133,16 @@ def consecutive_free_ports(count: int) -> int:
 
 @contextmanager
 def running_cluster(
-    directory: Path, replicas: int, redis_url: str, channels: Mapping[str, str] | None = None
+    directory: Path,
+    replicas: int,
+    redis_url: str,
+    channels: Mapping[str, str] | None = None,
+    pin: bool = False,
 ) -> Iterator[Cluster]:
     """``make run-cluster`` with ``replicas`` of every process on a database of its own, every replica
     healthy; stopped with Ctrl-C and its database dropped on exit. ``channels`` turns outside
-    channels on (``CCM_TELEGRAM_BOT_TOKEN``, …); all others stay off.
+    channels on (``CCM_TELEGRAM_BOT_TOKEN``, …); all others stay off. ``pin`` puts replica i's
+    processes on core i (``PIN=1``), as the cluster benchmark measures them.
 
     ``directory`` should have a short path: supervisord's socket path has a length limit.
     """
@@ -151,6 +156,7 @@ def running_cluster(
         web_port=first + 3,
         rasa_port=first + 3 + replicas,
         actions_port=first + 3 + 2 * replicas,
+        pin=pin,
     )
     server_url = normalise_url(POSTGRES_ADMIN_URL)
     database = f"ccm_cluster_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # the command creates it
@@ -173,7 +179,7 @@ def running_cluster(
         "--actions-balancer-port": layout.actions_balancer_port,
     }
     command = ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "run-cluster", f"REPLICAS={replicas}"]
-    command += [f"CLUSTER_PORT={layout.port}", f"CLUSTER_DIR={directory}"]
+    command += [f"CLUSTER_PORT={layout.port}", f"CLUSTER_DIR={directory}", f"PIN={int(pin)}"]
     command.append("CLUSTER_ARGS=" + shlex.join(f"{option}={port}" for option, port in ports.items()))
     output = directory / "make.log"
     with output.open("wb") as log:
