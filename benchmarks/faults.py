@@ -1,21 +1,23 @@
 """Faults under load: replicas killed with SIGKILL and Redis restarted while customers and staff work.
 
 The whole product runs as ``make run-cluster`` does it (two replicas of every process behind nginx
-under supervisord, a PostgreSQL database of its own) on a Redis server of its own (no persistence,
-so it can be restarted), with Telegram's Bot API and Slack's Web API played by local stand-ins
-over real HTTP. Customers talk to the Telegram webhook through nginx as Telegram posts updates
-(with the webhook's secret), filing delivery complaints by the assistant's form and making plain
-turns; an update answered with anything but 200 is posted again with the same ``update_id``, as
-Telegram redelivers it. A staff member clicks "Start review" on each new case in Slack and then
-decides it unjustified in the decision form (signed requests, through nginx): each step queues a
-notice for the customer, which a worker delivers to the customer's Telegram chat, and the case's
-message in the department's Slack channel is posted and updated by the workers.
+under supervisord, a PostgreSQL database of its own) on a Redis server of its own, with persistence
+as a deployment runs it (``appendonly``, see docs/deploying.md), with Telegram's Bot API and
+Slack's Web API played by local stand-ins over real HTTP. Customers talk to the Telegram webhook
+through nginx as Telegram posts updates (with the webhook's secret), filing delivery complaints by
+the assistant's form and making plain turns; an update answered with anything but 200 is posted
+again with the same ``update_id``, as Telegram redelivers it. A staff member clicks "Start review"
+on each new case in Slack and then decides it unjustified in the decision form (signed requests,
+through nginx): each step queues a notice for the customer, which a worker delivers to the
+customer's Telegram chat, and the case's message in the department's Slack channel is posted and
+updated by the workers.
 
-Meanwhile one web server, one Rasa server, one action server and one worker are killed (SIGKILL)
-in turn, each brought back by supervisord before the next, and then Redis is stopped and started
-again. At the end the database and the stand-ins' records are compared: every complaint a
-customer was given a reference for is filed once, every message was answered, every outbox
-message and staff notice arrived once. The test ``tests/cluster/test_faults.py`` runs it short.
+Meanwhile one web server, one Rasa server, one action server and one worker are killed (SIGKILL) in
+turn, each brought back by supervisord before the next, and then Redis is killed with SIGKILL and
+started again from its append-only file. At the end the database and the stand-ins' records are
+compared: every complaint a customer was given a reference for is filed once, every message was
+answered, every outbox message and staff notice arrived once. The test
+``tests/cluster/test_faults.py`` runs it short.
 
     .venv/bin/python -m benchmarks.faults [--customers N] [--load-seconds S]
 """
@@ -51,6 +53,7 @@ from ccm_core.adapters.db import normalise_url
 from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.customer import CustomerIdentity
 from ccm_core.domain.queues import OutboxMessage, StaffNotice
+from ccm_core.i18n import translate
 from channels import telegram
 from channels.slack.app import EVENTS_PATH
 from tests.channels.test_telegram import DELIVERY, DELIVERY_LABEL, ORDER, REFERENCE, TelegramCustomer
@@ -72,6 +75,8 @@ GIVE_UP_SECONDS = 300  # a message not answered after this many seconds of redel
 STEP_SECONDS = 30  # a staff member who sees no change after this long clicks again
 DRAIN_SECONDS = 240  # for the last notices after the load stops
 PLAIN_TURNS = ("/start", "merhaba", "hallo")
+RATE_LIMIT_SECONDS = 61  # the assistant's limit counts a customer's messages per minute
+TYPING_SECONDS = 3.2  # between a customer's messages: under the limit of 20 a minute
 
 
 # --- customers on Telegram ---
@@ -98,9 +103,13 @@ class Customer(TelegramCustomer):
         self.record = record
         self.references: list[str] = []  # the references the assistant told this customer
         self.restarts = 0  # complaints begun again because the assistant lost the thread
+        self.lost_after: Counter[str] = Counter()  # the step and what the assistant said last, for each
+        self.next_message_at = 0.0
 
     def deliver(self, update: dict[str, Any], step: str) -> str:
         """Posts the update until it is answered 200 (or given up); the texts the chat received meanwhile."""
+        time.sleep(max(0.0, self.next_message_at - time.monotonic()))  # a person reads, then types
+        self.next_message_at = time.monotonic() + TYPING_SECONDS
         turn = Turn(self.chat_id, step)
         first = len(self.fake.sent_to(self.chat_id))
         pauses = itertools.chain(REDELIVERY_SECONDS, itertools.repeat(REDELIVERY_SECONDS[-1]))
@@ -135,8 +144,8 @@ class Customer(TelegramCustomer):
     def file_complaint(self) -> bool:
         """The delivery complaint by the form, as in the Telegram tests; True once given a reference.
 
-        When the expected button is not offered (the assistant lost the conversation with Redis,
-        say) the customer begins again, as a person would.
+        When the conversation is not where the customer expects it (a turn cut off by a fault, say),
+        they answer the yes-or-no question the assistant asks, if any, and otherwise begin again.
         """
         steps: list[tuple[str, str]] = [
             ("say", DELIVERY[self.language]),
@@ -148,14 +157,36 @@ class Customer(TelegramCustomer):
         for number, (kind, words) in enumerate(steps, start=1):
             if kind == "tap" and not self.can_tap(words):
                 self.restarts += 1
-                return False
+                said = self.fake.sent_to(self.chat_id)
+                last = f"after {said[-1]['text'][:70]!r}" if said else "with nothing said"
+                self.lost_after[f"step {number}, {last}"] += 1
+                return self.answer_open_question()
             update = self.message_update(words) if kind == "say" else self.tap_update(words)
-            received = self.deliver(update, f"complaint step {number}")
-            # A notice about an earlier complaint names that one; a new reference is this filing's.
-            if new := [found for found in REFERENCE.findall(received) if found not in self.references]:
-                self.references.append(new[0])
+            if self.told_new_reference(self.deliver(update, f"complaint step {number}")):
                 return True
         return False
+
+    def answer_open_question(self) -> bool:
+        """Yes to what the assistant asks (consent, the summary), as a person finishing a form would."""
+        yes = self.expects("button_yes")
+        for _ in range(2):
+            if not self.can_tap(yes):
+                return False
+            if self.told_new_reference(self.deliver(self.tap_update(yes), "answering the open question")):
+                return True
+        return False
+
+    def told_new_reference(self, received: str) -> bool:
+        """A notice about an earlier complaint names that one; a new reference is this filing's."""
+        if new := [found for found in REFERENCE.findall(received) if found not in self.references]:
+            self.references.append(new[0])
+            return True
+        return False
+
+    def asked_to_wait(self) -> bool:
+        """The assistant's last words are its rate limit's: wait a minute, as it asks."""
+        said = self.fake.sent_to(self.chat_id)
+        return bool(said) and said[-1]["text"] == translate(self.language, "chat.rate_limited")
 
 
 def customer_loop(customer: Customer, stop: threading.Event) -> None:
@@ -164,6 +195,7 @@ def customer_loop(customer: Customer, stop: threading.Event) -> None:
         for _ in range(3):  # a complaint, begun again at most twice
             if customer.file_complaint():
                 break
+            stop.wait(RATE_LIMIT_SECONDS if customer.asked_to_wait() else 2)  # as a person pauses
         for words in random.sample(PLAIN_TURNS, 2):
             if stop.is_set():
                 return
@@ -291,7 +323,7 @@ def restart_redis(cluster: Cluster, server: RedisServer) -> Fault:
     started = time.monotonic()
     server.restart(REDIS_DOWN_SECONDS)
     cluster.all_healthy(RECOVERY_SECONDS)
-    return Fault(f"Redis stopped {REDIS_DOWN_SECONDS} s and started empty", time.monotonic() - started)
+    return Fault(f"Redis killed, down {REDIS_DOWN_SECONDS} s, started again", time.monotonic() - started)
 
 
 # --- the counts ---
@@ -325,6 +357,7 @@ class Counts:
     faults: list[Fault] = field(default_factory=list)
     refusals: Counter[int] = field(default_factory=Counter)
     details: Counter[str] = field(default_factory=Counter)  # what the non-zero problems were
+    begun_again_after: Counter[str] = field(default_factory=Counter)
 
     @property
     def problems(self) -> dict[str, int]:
@@ -370,6 +403,7 @@ class Counts:
         ]
         lines = table(rows)
         lines += [f"{what}: {n}" for what, n in sorted(self.details.items())]
+        lines += [f"begun again at {what}: {n}" for what, n in self.begun_again_after.most_common(5)]
         if refused:
             lines.append(f"refused deliveries of customer messages by status: {refused}")
         lines += [
@@ -410,6 +444,8 @@ def count(
     counts.complaints_lost = len(told - set(in_database))
     counts.complaints_doubled = len(set(in_database) - told)
     counts.complaints_begun_again = sum(customer.restarts for customer in customers)
+    for customer in customers:
+        counts.begun_again_after.update(customer.lost_after)
 
     # Which of the chat's messages each outbox message became: its first part is the notice itself
     # (naming its case); the assistant may follow it with the open question of a form, also said in turns.
@@ -507,7 +543,7 @@ def stand_in_settings(fake: FakeTelegram, slack: FakeSlack) -> dict[str, str]:
 
 def run(customers: int, pause_seconds: float, directory: Path, say: Callable[[str], None] = print) -> Counts:
     """The cluster under load through the faults, with ``pause_seconds`` of load after each."""
-    with redis_server(directory, persistent=False) as store, fake_telegram() as fake, fake_slack() as slack:
+    with redis_server(directory) as store, fake_telegram() as fake, fake_slack() as slack:
         cluster_dir = directory / "cluster"
         cluster_dir.mkdir()
         say(f"==> Starting the cluster ({REPLICAS} replicas of each process) on Redis at port {store.port}")

@@ -3,9 +3,9 @@
 ``make run-cluster`` on a Redis of its own, Telegram and Slack played by local stand-ins: four
 customers file complaints and chat through the Telegram webhook while a staff member reviews and
 decides their cases in Slack and the workers deliver the notices. One web server, one Rasa server,
-one action server and one worker are killed with SIGKILL in turn, then Redis is restarted empty
-(``benchmarks/faults.py``, which ``make bench-faults`` runs longer). About ten minutes, most of it
-Rasa loading its model at the start and after its kill.
+one action server and one worker are killed with SIGKILL in turn, then Redis is killed and started
+again from its append-only file (``benchmarks/faults.py``, which ``make bench-faults`` runs
+longer). About five minutes, most of it Rasa loading its model at the start and after its kill.
 """
 
 from __future__ import annotations
