@@ -122,6 +122,7 @@ class DeliveryWorker:
             )
         address = address_of(claim)
         parts = claim.rendering
+        marked = None  # the part already marked in flight
         if parts is None:
             notice = Notice(
                 outbox_id=claim.outbox_id,
@@ -142,8 +143,9 @@ class DeliveryWorker:
             parts = await asyncio.to_thread(sender.prepare, notice, replies, dt.datetime.now(dt.UTC))
             if not await asyncio.to_thread(delivery.save_rendering, self.uow(), claim, parts):
                 return  # the lease ran out and another worker holds the message now
+            marked = 0  # saving the rendering marked the first part in flight, one commit fewer
         for index in range(claim.parts_sent, len(parts)):
-            if not await asyncio.to_thread(delivery.begin_part, self.uow(), claim, index):
+            if index != marked and not await asyncio.to_thread(delivery.begin_part, self.uow(), claim, index):
                 return
             # A DeliveryFailed means the platform did not take the part; retry_delivery clears the mark.
             await sender.send(address, parts[index], key=f"outbox:{claim.outbox_id}:{index}")

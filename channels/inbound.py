@@ -69,7 +69,7 @@ class AsyncRasa:
         try:
             response = await self.http.post(
                 f"{self.url}/conversations/{sender}/trigger_intent",
-                params=self.params,
+                params={**self.params, "include_events": "NONE"},  # only what was said, not the session back
                 json={"name": intent, "entities": entities},
             )
             response.raise_for_status()

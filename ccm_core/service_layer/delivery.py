@@ -35,6 +35,7 @@ class Claim:
 
     outbox_id: int
     token: int
+    complaint_id: int
     kind: str
     language: str
     channel: str
@@ -61,6 +62,7 @@ def claim_outbox_messages(
             Claim(
                 outbox_id=row.id,
                 token=row.claim_token,
+                complaint_id=row.complaint_id,
                 kind=row.kind,
                 language=row.language,
                 channel=row.channel,
@@ -100,8 +102,11 @@ def _fenced(uow: UnitOfWork, claim: Claim, **values: Any) -> bool:
 
 
 def save_rendering(uow: UnitOfWork, claim: Claim, parts: list[dict[str, Any]]) -> bool:
-    """Store the parts before the first send, so a restart sends the same words without asking again."""
-    return _fenced(uow, claim, rendering=parts, parts_sent=0, part_in_flight=None)
+    """Store the parts before the first send, so a restart sends the same words without asking again.
+
+    The first part is marked in flight in the same commit (``begin_part`` for it), as it is sent next.
+    """
+    return _fenced(uow, claim, rendering=parts, parts_sent=0, part_in_flight=0 if parts else None)
 
 
 def begin_part(uow: UnitOfWork, claim: Claim, index: int) -> bool:
@@ -117,16 +122,22 @@ def finish_delivery(uow: UnitOfWork, claim: Claim, actor: Actor, *, parts_sent: 
 
     One transaction gives the lease back, marks the message delivered and, with ``parts_sent``,
     records the last part as sent: a worker delivering many messages saves two commits on each, and
-    no crash can leave a message sent in full but not delivered. A case staff changed meanwhile
-    (its version moved on) is read again and the transaction repeated.
+    no crash can leave a message sent in full but not delivered. The message's row is written by one
+    fenced update, and only an acknowledgement reads its case (without the case's collections). A
+    case staff changed meanwhile (its version moved on) is read again and the transaction repeated.
     """
-    sent: dict[str, Any] = {} if parts_sent is None else {"parts_sent": parts_sent, "part_in_flight": None}
+    values: dict[str, Any] = {"status": DeliveryStatus.DELIVERED, "lease_until": None}
+    values["attempts"] = claim.attempts + 1
+    if parts_sent is not None:
+        values.update(parts_sent=parts_sent, part_in_flight=None)
     for attempt in range(1, FINISH_ATTEMPTS + 1):
         with uow:
-            if not uow.outbox.write_if_held(claim.outbox_id, claim.token, lease_until=None, **sent):
+            now = uow.now()
+            if not uow.outbox.write_if_held(claim.outbox_id, claim.token, delivered_at=now, **values):
                 return  # the lease ran out and another worker holds the message now
             try:
-                _mark_delivered(uow, actor, claim.outbox_id)
+                if claim.kind == OutboxKind.ACKNOWLEDGEMENT:
+                    _acknowledged(uow, actor, claim.complaint_id, now)
                 uow.commit()
                 return
             except ConcurrentUpdate:
@@ -181,9 +192,14 @@ def _mark_delivered(uow: UnitOfWork, actor: Actor, message_id: int) -> None:
     message.delivered_at = now
     message.attempts += 1
     if message.kind == OutboxKind.ACKNOWLEDGEMENT:
-        complaint = uow.complaints.get(message.complaint.reference)
-        assert complaint is not None
-        complaint.mark_acknowledged(actor, now)
+        _acknowledged(uow, actor, message.complaint_id, now)
+
+
+def _acknowledged(uow: UnitOfWork, actor: Actor, complaint_id: int, now: dt.datetime) -> None:
+    """The acknowledgement reached the customer: its case records that (the acknowledge step's deadline)."""
+    complaint = uow.complaints.alone(complaint_id)
+    assert complaint is not None
+    complaint.mark_acknowledged(actor, now)
 
 
 def mark_outbox_failed(uow: UnitOfWork, message_id: int, *, error: str, retry_at: dt.datetime | None) -> None:

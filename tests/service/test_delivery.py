@@ -64,17 +64,17 @@ def test_the_last_part_sent_and_the_delivery_are_recorded_in_one_transaction(uow
     delivery.begin_part(uow, ack, 0)
     marked = []
 
-    def staff_changed_the_case_first(uow, actor, message_id) -> None:  # once: the next attempt reads it again
-        marked.append(message_id)
+    def staff_changed_the_case_first(uow, actor, complaint_id, now) -> None:  # once: read again next time
+        marked.append(complaint_id)
         if len(marked) == 1:
             raise ConcurrentUpdate(reference=reference, by="elif.kaya@example.com", current="in_review")
-        mark_delivered(uow, actor, message_id)
+        acknowledged(uow, actor, complaint_id, now)
 
-    mark_delivered = delivery._mark_delivered
-    monkeypatch.setattr(delivery, "_mark_delivered", staff_changed_the_case_first)
+    acknowledged = delivery._acknowledged
+    monkeypatch.setattr(delivery, "_acknowledged", staff_changed_the_case_first)
     delivery.finish_delivery(uow, ack, WORKER, parts_sent=1)
 
-    assert marked == [ack.outbox_id, ack.outbox_id]
+    assert marked == [ack.complaint_id, ack.complaint_id]
     (message,) = outbox(uow, reference)
     assert (message.status, message.parts_sent, message.part_in_flight, message.lease_until) == (
         "delivered",
@@ -107,8 +107,7 @@ def test_a_crash_leaves_the_rendering_and_the_part_in_flight_for_the_next_worker
     web_case(uow, "s1")
     (first,) = claim(uow, lease=30)
     parts = [{"text": "one", "buttons": []}, {"text": "two", "buttons": []}]
-    delivery.save_rendering(uow, first, parts)
-    delivery.begin_part(uow, first, 0)
+    delivery.save_rendering(uow, first, parts)  # marks the first part in flight as well
     delivery.end_part(uow, first, 0)
     delivery.begin_part(uow, first, 1)  # ... and the worker dies here
     clock.advance(seconds=31)
@@ -118,6 +117,18 @@ def test_a_crash_leaves_the_rendering_and_the_part_in_flight_for_the_next_worker
     assert again.rendering == parts
     assert again.parts_sent == 1
     assert again.part_in_flight == 1
+
+
+def test_a_crash_right_after_the_rendering_is_saved_leaves_the_first_part_in_flight(uow, clock) -> None:
+    web_case(uow, "s1")
+    (first,) = claim(uow, lease=30)
+    delivery.save_rendering(uow, first, [{"text": "one", "buttons": []}])  # ... and the worker dies here
+    clock.advance(seconds=31)
+
+    (again,) = claim(uow, worker="w2")
+
+    # A channel that cannot de-duplicate does not send it again: it may have gone out.
+    assert (again.parts_sent, again.part_in_flight) == (0, 0)
 
 
 def test_retries_wait_and_count_and_a_failure_keeps_its_reason(uow, clock) -> None:
