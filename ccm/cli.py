@@ -31,7 +31,6 @@ from ccm_core.service_layer.report import monthly_report
 from channels import telegram
 from channels.context import channel_context
 from channels.settings import AssistantSettings
-from reports.render import write_monthly_report
 from reports.schedule import report_directory
 from reports.texts import LANGUAGES
 
@@ -217,6 +216,8 @@ def report_monthly(
         if language not in LANGUAGES:
             _refuse(f"The report is written in {', '.join(LANGUAGES)}, not {language!r}.")
         report = monthly_report(core.unit_of_work(), OPERATOR, year, number)
+        from reports.render import write_monthly_report  # matplotlib and reportlab: only for this command
+
         files = write_monthly_report(report, language, out or report_directory(core))
     for path in (files.pdf, files.html, files.csv):
         typer.echo(str(path))

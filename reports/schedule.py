@@ -25,7 +25,6 @@ from ccm_core.service_layer import report_runs
 from ccm_core.service_layer.report import month_bounds, monthly_report
 from ccm_core.service_layer.report_runs import ReportJob
 from channels.loops import run_every
-from reports.render import write_monthly_report
 from reports.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -107,6 +106,10 @@ async def run_monthly_report_once(
 
 
 def _render(core: Core, actor: Actor, job: ReportJob) -> dict[str, str]:
+    # Imported here: the charts and the PDF (matplotlib, reportlab) are needed once a month, and
+    # loading them took a worker's start a second longer before it delivered anything.
+    from reports.render import write_monthly_report
+
     year, month = (int(part) for part in job.month.split("-"))
     report = monthly_report(core.unit_of_work(), actor, year, month)
     return write_monthly_report(report, job.language, report_directory(core)).as_dict()
