@@ -307,7 +307,7 @@ def measure_delivery(
         rows = uow.session.execute(
             select(OutboxMessage.delivered_at, OutboxMessage.attempts).where(OutboxMessage.id.in_(ids))
         ).all()
-    done = sorted((as_utc(at) - released).total_seconds() for at, _ in rows if at is not None)
+    done = sorted((at - released).total_seconds() for at, _ in rows if at is not None)
     measured.delivery_seconds = done[-1] if done else 0.0
     measured.half_delivered_seconds = done[len(done) // 2] if done else 0.0
     measured.retried = sum(1 for _, attempts in rows if attempts > 1)
@@ -326,11 +326,6 @@ def measure_delivery(
     reached = {to for to, _ in sent}
     if len(reached) != len(numbers):
         measured.problems.append(f"{len(numbers) - len(reached)} customers got no message at the stand-in")
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite gives naive times (UTC), PostgreSQL aware ones."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def run_configuration(replicas: int, args: argparse.Namespace, whatsapp: FakeWhatsApp) -> Measured:
