@@ -19,7 +19,8 @@ waits until every replica is healthy, measures, and stops it with Ctrl-C; then t
   WhatsApp stand-in (a real HTTP server in this process): its delivery time in the database, which
   the benchmark reads once a second. Each message goes the whole way: claimed, ``EXTERNAL_notice``
   through Rasa and an action server, sent, marked delivered. A message the stand-in got twice is
-  counted as a duplicate.
+  counted as a duplicate. The CPU time the product's processes and the engines used meanwhile,
+  per message, says how far the cores limit the rate.
 
 Pinning: replica i's web server, Rasa server, action server and worker run on core i (taskset),
 and for the run nginx, PostgreSQL and Redis run on the replicas' cores (``os.sched_setaffinity``,
@@ -103,11 +104,16 @@ class Measured:
     half_delivered_seconds: float = 0.0  # until half the messages were delivered
     retried: int = 0  # messages delivered at a later attempt (a refusal or timeout on the way)
     duplicates: int = 0
+    delivery_cpu_seconds: float = 0.0  # the product's processes and the engines, while delivering
     problems: list[str] = field(default_factory=list)
 
     @property
     def messages_per_second(self) -> float:
         return self.delivered / self.delivery_seconds if self.delivery_seconds else 0.0
+
+    @property
+    def cpu_ms_per_message(self) -> float:
+        return 1000 * self.delivery_cpu_seconds / self.delivered if self.delivered else 0.0
 
 
 @contextmanager
@@ -146,11 +152,20 @@ def engines_on_cores(cores: set[int]) -> Iterator[None]:
 
 
 def pin_engines(cores: set[int]) -> None:
+    for pid in engine_pids():
+        with contextlib.suppress(OSError):
+            for thread in Path(f"/proc/{pid}/task").iterdir():
+                os.sched_setaffinity(int(thread.name), cores)
+
+
+def engine_pids() -> list[int]:
+    """PostgreSQL's, Redis's and nginx's processes (PostgreSQL's backends among them)."""
+    found = []
     for process in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             if process.name.isdigit() and (process / "comm").read_text().strip() in ENGINES:
-                for thread in (process / "task").iterdir():
-                    os.sched_setaffinity(int(thread.name), cores)
+                found.append(int(process.name))
+    return found
 
 
 def core_of_cluster(cluster: Cluster) -> Core:
@@ -293,6 +308,8 @@ def measure_delivery(
     rpc.startProcessGroup("worker")
     # The workers are up and polling an outbox with nothing due once they have loaded.
     wait_until_idle([rpc.getProcessInfo(f"worker:{name}")["pid"] for name in cluster.layout.workers])
+    working = [info["pid"] for info in rpc.getAllProcessInfo() if info["pid"]] + engine_pids()
+    cpu_before = cpu_seconds(working)
     released = dt.datetime.now(dt.UTC)
     with core.unit_of_work() as uow:
         uow.session.execute(
@@ -303,6 +320,7 @@ def measure_delivery(
     # Seldom looked at, so as not to take the cores from the workers: the time is the database's own.
     while (counts := outbox_counts(core, ids))["pending"] and time.monotonic() < deadline:
         time.sleep(1)
+    measured.delivery_cpu_seconds = cpu_seconds(working) - cpu_before
     with core.unit_of_work() as uow:
         rows = uow.session.execute(
             select(OutboxMessage.delivered_at, OutboxMessage.attempts).where(OutboxMessage.id.in_(ids))
@@ -369,7 +387,7 @@ def report(results: list[Measured]) -> list[str]:
                         str(found.failures),
                     ]
                 )
-    heading = ["messages", "seconds", "messages/s", "half after s", "retried", "duplicates"]
+    heading = ["messages", "seconds", "messages/s", "half after s", "CPU ms/message", "retried", "duplicates"]
     delivery = [["outbox delivery (WhatsApp)", *heading]]
     for result in results:
         delivery.append(
@@ -379,6 +397,7 @@ def report(results: list[Measured]) -> list[str]:
                 f"{result.delivery_seconds:.1f}",
                 f"{result.messages_per_second:.1f}",
                 f"{result.half_delivered_seconds:.1f}",
+                f"{result.cpu_ms_per_message:.0f}",
                 str(result.retried),
                 str(result.duplicates),
             ]

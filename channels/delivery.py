@@ -131,6 +131,7 @@ class DeliveryWorker:
                 reference=claim.reference,
                 body=claim.body,
                 conversation_id=conversation_id(claim.channel, address),
+                last_customer_contact=claim.last_customer_contact,
             )
             replies = [Reply(claim.body)]
             if claim.channel in CHAT_CHANNELS:  # e-mail has no conversation with the assistant
@@ -139,7 +140,7 @@ class DeliveryWorker:
                     notice.conversation_id, intent, {"outbox_id": claim.outbox_id}
                 )
                 replies = replies_from_rasa(messages) or replies
-            # A thread: WhatsApp's looks up the customer's last message in the database.
+            # A thread: e-mail's reads the message's survey link from the database.
             parts = await asyncio.to_thread(sender.prepare, notice, replies, dt.datetime.now(dt.UTC))
             if not await asyncio.to_thread(delivery.save_rendering, self.uow(), claim, parts):
                 return  # the lease ran out and another worker holds the message now

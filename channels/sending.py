@@ -19,6 +19,7 @@ class Notice:
     reference: str
     body: str
     conversation_id: str
+    last_customer_contact: dt.datetime | None  # when the customer last wrote (WhatsApp's 24-hour window)
 
 
 class DeliveryFailed(Exception):

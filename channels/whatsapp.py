@@ -313,7 +313,7 @@ class WhatsAppSender:
         self.api = CloudApi(ctx.settings)
 
     def prepare(self, notice: Notice, replies: list[Reply], now: dt.datetime) -> list[dict[str, Any]]:
-        last = chat.last_customer_contact(self.ctx.core.unit_of_work(), notice.conversation_id)
+        last = notice.last_customer_contact
         if last is not None and now - _aware(last) < SERVICE_WINDOW - WINDOW_MARGIN:
             return [{**reply.as_json(), "language": notice.language} for reply in replies]
         template = self.ctx.settings.whatsapp_templates.get(notice.kind)

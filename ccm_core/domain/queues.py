@@ -65,7 +65,11 @@ class OutboxMessage(Base):
     """A customer-facing message written in the same transaction as the change that requires it."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_status_available_at", "status", "available_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_status_available_at", "status", "available_at"),
+        # A claim skips messages waiting behind an older one to the same recipient (migration 0007).
+        Index("ix_outbox_messages_recipient_status", "recipient", "status"),
+    )
     PENDING: ClassVar = DeliveryStatus.PENDING  # what the queue's workers take
 
     id: Mapped[int] = mapped_column(primary_key=True)

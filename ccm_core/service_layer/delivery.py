@@ -46,18 +46,28 @@ class Claim:
     rendering: list[dict[str, Any]] | None
     parts_sent: int
     part_in_flight: int | None
+    last_customer_contact: dt.datetime | None  # when the customer last wrote, as the claim was taken
 
 
 def claim_outbox_messages(
     uow: UnitOfWork, worker: str, channels: Collection[str], *, limit: int, lease_seconds: int
 ) -> list[Claim]:
-    """Take up to ``limit`` due messages for ``channels``, the oldest per recipient only."""
+    """Take up to ``limit`` due messages for ``channels``, the oldest per recipient only.
+
+    Each claim says when its customer last wrote (WhatsApp's 24-hour window), read here for the whole
+    batch rather than by each delivery. A customer who writes after this only widens the window, so
+    the value read here never lets a free-form message out when a template is due.
+    """
     with uow:
         now = uow.now()
         claimed = commit_claims(
             uow,
             lambda: uow.outbox.claim_due(worker, channels, now=now, limit=limit, lease_seconds=lease_seconds),
         )
+        if not claimed:
+            return []
+        rows = uow.outbox.held(claimed)
+        last_inbound = uow.chat.last_inbound({row.recipient for row in rows if row.recipient})
         return [
             Claim(
                 outbox_id=row.id,
@@ -73,8 +83,9 @@ def claim_outbox_messages(
                 rendering=row.rendering,
                 parts_sent=row.parts_sent,
                 part_in_flight=row.part_in_flight,
+                last_customer_contact=last_inbound.get(row.recipient or ""),
             )
-            for row in uow.outbox.held(claimed)
+            for row in rows
         ]
 
 

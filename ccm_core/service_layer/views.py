@@ -350,7 +350,10 @@ def get_notice(uow: UnitOfWork, actor: Actor, message_id: int) -> NoticeView:
         message = uow.outbox.get(message_id)
         if message is None:
             raise NotFound(kind="outbox_message", key=str(message_id))
-        policy.ensure_allowed(actor, policy.VIEW, message.complaint)
+        # Rasa asks for every message it delivers: its case without the case's collections, which
+        # the message then finds in the session (three queries fewer).
+        complaint = uow.complaints.alone(message.complaint_id)
+        policy.ensure_allowed(actor, policy.VIEW, complaint)
         return _notice(message)
 
 

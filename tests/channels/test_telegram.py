@@ -696,7 +696,9 @@ def test_the_sender_shows_buttons_and_splits_what_telegram_cannot_take_at_once(
 
 
 def test_a_notice_without_the_assistants_words_is_sent_as_its_body(bot_settings: Settings) -> None:
-    notice = Notice(7, "interim_notice", "tr", "CMP-2026-000007", "Şikayetiniz inceleniyor.", "telegram:61")
+    notice = Notice(
+        7, "interim_notice", "tr", "CMP-2026-000007", "Şikayetiniz inceleniyor.", "telegram:61", None
+    )
     sender = telegram.TelegramSender(bot_settings)
     now = dt.datetime.now(dt.UTC)
     assert sender.prepare(notice, [], now) == [{"text": "Şikayetiniz inceleniyor.", "buttons": []}]

@@ -348,7 +348,7 @@ def test_the_web_sender_keeps_each_part_once_for_the_customers_page(assistant: A
     ctx = context(core, product_settings(core, assistant.rasa.url))
     sender = web.sender(ctx)
     assert (sender.channel, sender.idempotent) == ("web", True)
-    notice = Notice(1, "interim_notice", "en", "CMP-2026-000001", "The notice's own words.", "web:x")
+    notice = Notice(1, "interim_notice", "en", "CMP-2026-000001", "The notice's own words.", "web:x", None)
     now = dt.datetime.now(dt.UTC)
     survey = Reply("How satisfied are you?", (Button("1", "/give_score"),))
     assert sender.prepare(notice, [survey], now) == [survey.as_json()]

@@ -21,6 +21,15 @@ class ChatRepository:
     def contact(self, conversation_id: str) -> ChatContact | None:
         return self.session.get(ChatContact, conversation_id)
 
+    def last_inbound(self, conversation_ids: Collection[str]) -> dict[str, dt.datetime]:
+        """When each of these conversations' customers last wrote, for those who ever did."""
+        rows = self.session.execute(
+            select(ChatContact.conversation_id, ChatContact.last_inbound_at).where(
+                ChatContact.conversation_id.in_(conversation_ids)
+            )
+        )
+        return {conversation_id: last for conversation_id, last in rows}
+
     def unshown(self, conversation_id: str) -> Sequence[ChatMessage]:
         """The conversation's messages its page has not shown yet, oldest first."""
         return self.session.scalars(
