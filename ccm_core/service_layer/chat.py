@@ -68,12 +68,16 @@ def unshown_chat_messages(uow: UnitOfWork, conversation_id: str) -> list[ChatLin
         return [ChatLine(row.id, row.content, row.created_at) for row in rows]
 
 
-def mark_chat_messages_shown(uow: UnitOfWork, ids: list[int]) -> None:
-    if not ids:
-        return
+def take_chat_messages_to_show(uow: UnitOfWork, conversation_id: str) -> list[ChatLine]:
+    """The messages waiting for the customer's page, marked shown as they are taken.
+
+    Taking and marking are one step, so a message waiting while the customer has tabs on two
+    replicas is shown by one replica only.
+    """
     with uow:
-        uow.chat.mark_shown(ids, uow.now())
+        lines = [ChatLine(*row) for row in uow.chat.take_unshown(conversation_id, uow.now())]
         uow.commit()
+        return lines
 
 
 def conversations_with_unshown(uow: UnitOfWork, conversation_ids: list[str]) -> list[str]:

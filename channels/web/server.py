@@ -180,7 +180,7 @@ class WebChatServer:
             if not self.sockets.get(session_id):
                 return
             lines = await asyncio.to_thread(
-                chat.unshown_chat_messages, self.uow(), conversation_id(CHANNEL, session_id)
+                chat.take_chat_messages_to_show, self.uow(), conversation_id(CHANNEL, session_id)
             )
             for line in lines:
                 for message in socketio_messages(Reply.from_json(line.content)):
@@ -188,10 +188,6 @@ class WebChatServer:
                     await self.sio.emit(
                         "bot_uttered", message, room=session_room(session_id), ignore_queue=True
                     )
-            if lines:
-                await asyncio.to_thread(
-                    chat.mark_chat_messages_shown, self.uow(), [line.id for line in lines]
-                )
 
     async def check_waiting(self) -> None:
         """One round: which sessions connected here have messages waiting, and show them."""

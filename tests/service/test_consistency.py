@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ccm_core.domain import queues
 from ccm_core.domain.errors import CCMError, PreconditionFailed
-from ccm_core.service_layer import delivery, services, views
+from ccm_core.service_layer import chat, delivery, services, views
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from tests.conftest import Clock
 from tests.service.helpers import audit_actions, outbox, record, staff
@@ -69,6 +69,27 @@ def test_two_staff_deciding_at_once_record_exactly_one_decision(uow, engine, set
     assert len(decisions) == 1
     kinds = [m.kind for m in outbox(uow, reference)]
     assert kinds.count("unjustified_explanation") == (case.decision == "unjustified")
+
+
+def test_a_waiting_chat_message_taken_by_two_replicas_at_once_is_shown_by_one(
+    uow, engine, settings, clock
+) -> None:
+    from ccm_core.adapters.db import session_factory
+
+    chat.store_chat_message(uow, "web:s1", "reply:1", {"text": "Your complaint is being reviewed."})
+    chat.store_chat_message(uow, "web:s1", "reply:2", {"text": "Which branch was it?"})
+    meeting = MeetingClock(clock.now, parties=2)  # both replicas hold right before they take
+    sessions = session_factory(engine)
+
+    def take(_: int) -> list[str]:
+        replica = UnitOfWork(sessions, settings=settings, clock=meeting)
+        return [line.content["text"] for line in chat.take_chat_messages_to_show(replica, "web:s1")]
+
+    with ThreadPoolExecutor(2) as pool:
+        shown = sorted(pool.map(take, [1, 2]))
+
+    assert shown == [[], ["Your complaint is being reviewed.", "Which branch was it?"]]
+    assert chat.unshown_chat_messages(uow, "web:s1") == []
 
 
 def test_a_crash_between_the_change_and_its_notice_leaves_the_record_as_it_was(uow, monkeypatch) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -38,13 +39,21 @@ class ChatRepository:
             .order_by(ChatMessage.id)
         ).all()
 
-    def mark_shown(self, ids: Collection[int], now: dt.datetime) -> None:
-        """Only messages not shown before: the first time a message was shown is kept."""
-        self.session.execute(
+    def take_unshown(
+        self, conversation_id: str, now: dt.datetime
+    ) -> list[tuple[int, dict[str, Any], dt.datetime]]:
+        """Marks the conversation's unshown messages shown and returns them, oldest first.
+
+        One conditional UPDATE: of two replicas taking at once, each message goes to one of them.
+        """
+        rows = self.session.execute(
             update(ChatMessage)
-            .where(ChatMessage.id.in_(ids), ChatMessage.shown_at.is_(None))
+            .where(ChatMessage.conversation_id == conversation_id, ChatMessage.shown_at.is_(None))
             .values(shown_at=now)
-        )
+            .returning(ChatMessage.id, ChatMessage.content, ChatMessage.created_at)
+            .execution_options(synchronize_session=False)
+        ).all()
+        return sorted((row.id, row.content, row.created_at) for row in rows)
 
     def with_unshown(self, conversation_ids: Collection[str]) -> list[str]:
         """Of these conversations, the ones with messages waiting."""
