@@ -21,6 +21,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundExceptio
 from sanic import Sanic
 
 from actions.conversation import text
+from ccm_core.logs import configure_logging
 from ccm_core.settings import CoreSettings
 
 logger = logging.getLogger("actions")
@@ -58,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args()
-    logging.basicConfig(level=CoreSettings().log_level)
+    configure_logging(CoreSettings().log_level)
     os.environ.setdefault("SANIC_HOST", "127.0.0.1")  # rasa-sdk takes its address from the environment only
     executor = AnsweringActionExecutor()
     executor.register_package("actions")

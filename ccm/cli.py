@@ -3,7 +3,8 @@
 ``ccm serve`` runs the web server (API, web chat, webhooks), ``ccm worker`` delivers
 the outbox, ``ccm telegram poll`` talks to Telegram by long polling on a machine that
 Telegram cannot reach with webhooks (local development), ``ccm cluster run`` runs replicas
-of every process behind nginx (``make run-cluster``).
+of every process behind nginx (``make run-cluster``), ``ccm customers export`` gives a customer
+their copy of what we hold.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import logging
+import json
 import os
 import re
 from pathlib import Path
@@ -24,12 +25,16 @@ import uvicorn
 from admin.cli import admin_app, nlu_app
 from ccm import cluster
 from ccm.settings import load_settings
-from ccm.web import quiet_http_clients, report_channels
+from ccm.web import report_channels
 from ccm.worker import default_worker_id, run_worker
 from ccm_core.entrypoints.cli import OPERATOR, configured_core, core_app, reported
+from ccm_core.entrypoints.customer_copy import render_customer_copy
+from ccm_core.logs import configure_logging
+from ccm_core.service_layer import customer_data
 from ccm_core.service_layer.report import monthly_report
 from channels import telegram
 from channels.context import channel_context
+from channels.customer_data import RasaTranscripts
 from channels.settings import AssistantSettings
 from reports.schedule import report_directory
 from reports.texts import LANGUAGES
@@ -47,17 +52,14 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(nlu_app, name="nlu")
 report_app = typer.Typer(help="The monthly management report.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+customers_app = typer.Typer(help="A customer's personal data (KVKK, GDPR).", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
 cluster_app = typer.Typer(
     help="Replicas of every process behind nginx on this machine (make run-cluster).", no_args_is_help=True
 )
 app.add_typer(cluster_app, name="cluster")
 CLUSTER_DIR = Path("var/cluster")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    quiet_http_clients()
 
 
 @app.command()
@@ -77,6 +79,7 @@ def serve(
         if channels.telegram_on and channels.telegram_mode == "webhook" and channels.telegram_webhook_url:
             asyncio.run(telegram.register_webhook(channel_context(core, channels, settings.assistant)))
             typer.echo("telegram: webhook registered")
+    configure_logging(settings.core.log_level)
     uvicorn.run(
         "ccm.web:create_app",
         factory=True,
@@ -94,7 +97,7 @@ def worker(
     with reported():
         settings = load_settings()
     with reported(), configured_core(settings.core) as core:
-        _logging(core.settings.log_level)
+        configure_logging(core.settings.log_level)
         for line in report_channels(settings.channels):
             typer.echo(line)
         asyncio.run(run_worker(core, settings, worker_id or default_worker_id()))
@@ -106,7 +109,7 @@ def telegram_poll() -> None:
     with reported():
         settings = load_settings()
     with reported(), configured_core(settings.core) as core:
-        _logging(core.settings.log_level)
+        configure_logging(core.settings.log_level)
         channels = settings.channels
         if not channels.telegram_bot_token:
             typer.echo("Telegram is off: set CCM_TELEGRAM_BOT_TOKEN.", err=True)
@@ -221,6 +224,22 @@ def report_monthly(
         files = write_monthly_report(report, language, out or report_directory(core))
     for path in (files.pdf, files.html, files.csv):
         typer.echo(str(path))
+
+
+@customers_app.command("export")
+def customers_export(
+    reference: Annotated[str, typer.Argument(help="A complaint of the customer, e.g. CMP-2026-000123.")],
+    html: Annotated[
+        Path | None, typer.Option(help="Also write the copy as a page in the customer's language here.")
+    ] = None,
+) -> None:
+    """Print everything held about the customer of REFERENCE as JSON: the customer's copy (audited)."""
+    with reported(), configured_core() as core:
+        transcripts = RasaTranscripts(AssistantSettings())
+        copy = customer_data.export_customer_data(core.unit_of_work(), OPERATOR, reference, transcripts)
+    if html is not None:
+        html.write_text(render_customer_copy(copy), encoding="utf-8")
+    typer.echo(json.dumps(copy, ensure_ascii=False, indent=2))
 
 
 def _report_month(text: str, now: dt.datetime, timezone: str) -> tuple[int, int]:

@@ -20,8 +20,10 @@ from admin import console
 from ccm.settings import Settings, load_settings
 from ccm_core.bootstrap import Core
 from ccm_core.entrypoints import api
+from ccm_core.logs import quiet_libraries
 from channels import slack, telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
+from channels.customer_data import RasaTranscripts
 from channels.settings import ChannelSettings
 from surveys import page as survey_page
 
@@ -40,18 +42,14 @@ def report_channels(settings: ChannelSettings) -> list[str]:
     return lines
 
 
-def quiet_http_clients() -> None:
-    """httpx logs every request's URL at INFO: Telegram's carry the bot token, Rasa's the conversation id."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 def create_app(core: Core | None = None, product: Settings | None = None) -> FastAPI:
     """The whole web server; without arguments, on the environment's settings (``uvicorn --factory``)."""
-    quiet_http_clients()
     product = product or load_settings()
+    quiet_libraries(product.core.log_level)
     app = api.create_app(core, product.core)
     settings = product.channels
     ctx: ChannelContext = channel_context(app.state.core, settings, product.assistant)
+    app.state.transcripts = RasaTranscripts(product.assistant)  # for the customer's copy
     for line in report_channels(settings):
         log.info(line)
     if settings.telegram_on and settings.telegram_mode == "webhook":

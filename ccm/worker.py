@@ -1,4 +1,5 @@
 """The worker process: delivers the outbox to every customer channel that is on, tells staff in Slack,
+erases customers' conversations from the assistant (on request and after the retention period),
 runs the process's timers (surveys, reminders and expiries; the customer's notice when a review runs
 long; the monthly management report) and the retrain requests admins queue in the console (where the
 Rasa environment is installed). Every timer's state is in the database, so any number of workers share
@@ -20,6 +21,7 @@ from ccm_core.bootstrap import Core
 from ccm_core.service_layer import services
 from channels import email, telegram, web, whatsapp
 from channels.context import ChannelContext, channel_context
+from channels.customer_data import ConversationEraser, run_retention_forever
 from channels.delivery import DeliveryWorker
 from channels.loops import run_every
 from channels.sending import Sender
@@ -97,6 +99,8 @@ async def run_worker(core: Core, product: Settings, worker_id: str) -> None:
     log.info("worker %s delivering to: %s", worker_id, ", ".join(sorted(senders)))
     jobs = [
         DeliveryWorker(ctx, senders, worker_id).run_forever(stop),
+        ConversationEraser(ctx, worker_id).run_forever(stop),
+        run_retention_forever(core, stop),
         run_survey_schedule_forever(core, stop),
         run_review_delay_notices_forever(core, stop),
     ]

@@ -55,6 +55,9 @@ class CoreSettings(BaseSettings):
     report_language: str = "tr"
     sla_soon_hours: int = 4
     max_text_length: int = 5000
+    # Retention: a customer whose complaints all closed this many days ago is erased by the worker
+    # (0: never). Two years outlasts the consumer's claims and a regulator's questions about a case.
+    retention_days: int = 730
     log_level: str = "INFO"
     timezone: str = "Europe/Istanbul"
 

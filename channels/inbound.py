@@ -89,6 +89,16 @@ class AsyncRasa:
         except (httpx.HTTPError, ValueError):
             return None
 
+    async def erase(self, sender: str) -> None:
+        """Erase the conversation from the assistant's tracker store (``rasa_project/server/erasure.py``)."""
+        try:
+            response = await self.http.post(
+                f"{self.url}/webhooks/customer/erase", params=self.params, json={"sender": sender}
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise AssistantUnreachable(_described(error)) from error
+
     async def aclose(self) -> None:
         await self.http.aclose()
 

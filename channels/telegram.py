@@ -48,9 +48,7 @@ from channels.messages import Button, Reply
 from channels.sending import DeliveryFailed, Notice
 from channels.settings import ChannelSettings
 
-log = logging.getLogger(__name__)
-# PTB logs every call's parameters (chat ids, message texts) at DEBUG: keep that out of any log.
-logging.getLogger("telegram").setLevel(logging.INFO)
+log = logging.getLogger(__name__)  # PTB's own loggers stay at INFO (``ccm_core.logs``)
 
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/channels/telegram/webhook"

@@ -361,6 +361,9 @@ class Complaint(Base, SurveyRound):
             response.comment = None
         self.updated_at = now
         self._audit(actor, now, "erase_customer_data", self.status)
+        # After the change notice that redraws the case's post: the staff tool redacts the messages
+        # that quote the customer, once the notices before it have been shown.
+        self._notify_staff(NoticeKind.CUSTOMER_ERASED, now)
 
     # -- queries --
 

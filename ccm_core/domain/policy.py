@@ -37,6 +37,9 @@ class Case(Protocol):
 RECORD = "record"
 VIEW = "view"
 ERASE_CUSTOMER_DATA = "erase_customer_data"
+EXPORT_CUSTOMER_DATA = (
+    "export_customer_data"  # the customer's copy of what we hold (KVKK Art. 11, GDPR Art. 15)
+)
 TEACH_ASSISTANT = "teach_assistant"  # review what the assistant missed, retrain and deploy it
 
 _AGENT = {
@@ -59,7 +62,7 @@ _AGENT = {
     Command.REPLY_TO_CUSTOMER,
     Command.HAND_BACK,
 }
-_LEAD = _AGENT | {Command.CLOSE, Command.REASSIGN, Command.EXPIRE_SURVEY}
+_LEAD = _AGENT | {Command.CLOSE, Command.REASSIGN, Command.EXPIRE_SURVEY, EXPORT_CUSTOMER_DATA}
 _ADMIN = _LEAD | {ERASE_CUSTOMER_DATA, TEACH_ASSISTANT}
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.AGENT: frozenset(_AGENT),

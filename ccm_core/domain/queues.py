@@ -1,8 +1,9 @@
-"""The two queues a change to a case writes in its own transaction.
+"""The queues a change to a case writes in its own transaction.
 
 The outbox holds what the customer must be told (delivered by the channels), staff notices
-what the department must hear (posted by the staff app); a staff post is where a case is
-shown in the staff tool. Both queues are taken under a lease by whichever worker is free.
+what the department must hear (posted by the staff app), erasure tasks the customer's
+conversations to erase from the assistant's store; a staff post is where a case is shown in the
+staff tool. Every queue is taken under a lease by whichever worker is free.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class NoticeKind(StrEnum):
     FOLLOW_UP_ROUNDS_EXCEEDED = "follow_up_rounds_exceeded"
     SLA_SOON = "sla_soon"
     SLA_BREACH = "sla_breach"
+    CUSTOMER_ERASED = "customer_erased"  # redact what the staff tool shows of the customer
 
 
 class NoticeStatus(StrEnum):
@@ -213,3 +215,46 @@ class StaffPost(Base):
     created_at: Mapped[dt.datetime]
 
     complaint: Mapped[Complaint] = relationship()
+
+
+class StaffMessage(Base):
+    """A message the staff tool holds with the customer's own words, besides the case's post.
+
+    A handoff thread's reply quoting the customer, a lead's alert with a survey comment: the case's
+    post is redrawn from the record, these are not, so erasure needs to know where they are to
+    redact them.
+    """
+
+    __tablename__ = "staff_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    channel_ref: Mapped[str] = mapped_column(String(64))
+    message_ref: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    redacted_at: Mapped[dt.datetime | None]
+
+
+class ErasureTask(Base):
+    """A customer's conversation with the assistant to erase from its store, retried until done.
+
+    Written in the erasure's transaction, so a store that cannot be reached then (the assistant
+    down) is erased later by whichever worker is free, under a lease like the outbox's. The
+    conversation id is cleared once the conversation is gone.
+    """
+
+    __tablename__ = "erasure_tasks"
+    __table_args__ = (Index("ix_erasure_tasks_status_available_at", "status", "available_at"),)
+    PENDING: ClassVar = NoticeStatus.PENDING  # what the queue's workers take
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(160))
+    status: Mapped[NoticeStatus] = mapped_column(EnumText(NoticeStatus, 16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+    available_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claim_token: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]

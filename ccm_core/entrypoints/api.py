@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from importlib.metadata import version
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -48,6 +48,7 @@ from ccm_core.entrypoints.bodies import (
     SurveyAnswerIn,
     Text,
 )
+from ccm_core.entrypoints.customer_copy import page_headers, render_customer_copy
 from ccm_core.i18n import best_language, translate
 from ccm_core.service_layer import access, customer_data, services, views
 from ccm_core.service_layer.unit_of_work import UnitOfWork
@@ -319,8 +320,29 @@ def reassign_complaint(
 
 @router.post("/complaints/{reference}/customer/erase")
 def erase_customer_data(reference: Reference, uow: Uow, actor: CurrentActor) -> dict[str, int]:
-    """KVKK/GDPR: anonymise the case's customer across all their complaints."""
+    """KVKK/GDPR: erase the case's customer everywhere we keep them; statistics stay."""
     return {"erased_complaints": customer_data.erase_customer_data(uow, actor, reference)}
+
+
+@router.get(
+    "/complaints/{reference}/customer/export",
+    responses={200: {"content": {"text/html": {}}, "description": "The copy as JSON, or as a page"}},
+)
+def export_customer_data(
+    reference: Reference,
+    request: Request,
+    uow: Uow,
+    actor: CurrentActor,
+    format: Annotated[
+        Literal["json", "html"], Query(description="`html`: a page in the customer's language")
+    ] = "json",
+) -> Response:
+    """KVKK/GDPR: everything held about the case's customer, for the customer (admins and leads; audited)."""
+    transcripts = getattr(request.app.state, "transcripts", None)
+    copy = customer_data.export_customer_data(uow, actor, reference, transcripts)
+    if format == "html":
+        return HTMLResponse(render_customer_copy(copy), headers=page_headers())
+    return JSONResponse(copy, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/sla")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from ccm_core.domain.organisation import Department
-from ccm_core.domain.queues import NoticeKind, NoticeStatus, StaffNotice, StaffPost
+from ccm_core.domain.queues import NoticeKind, NoticeStatus, StaffMessage, StaffNotice, StaffPost
 from ccm_core.service_layer.delivery import commit_claims
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
@@ -195,6 +195,8 @@ def save_staff_post(uow: UnitOfWork, reference: str, *, channel_ref: str, messag
         if row is None:
             row = StaffPost(complaint_id=complaint.id, created_at=uow.now())
             uow.notices.add_post(row)
+        else:  # the old department's message stays there, no longer updated: erasure must still find it
+            _remember(uow, complaint.id, row.channel_ref, row.message_ref)
         row.department_id = complaint.department_id
         row.channel_ref = channel_ref
         row.message_ref = message_ref
@@ -205,3 +207,45 @@ def case_of_post(uow: UnitOfWork, channel_ref: str, message_ref: str) -> str | N
     """The case shown by this message (a staff reply in its thread belongs to that case)."""
     with uow:
         return uow.notices.reference_of_post(channel_ref, message_ref)
+
+
+# --- the staff tool's messages that quote the customer (redacted on erasure) ---
+
+
+@dataclass(frozen=True)
+class StaffMessageView:
+    id: int
+    channel_ref: str
+    message_ref: str
+
+
+def record_staff_message(uow: UnitOfWork, reference: str, *, channel_ref: str, message_ref: str) -> None:
+    """The staff tool shows the customer's words here (a thread reply, an alert): erasure redacts it."""
+    with uow:
+        complaint = uow.complaints.get(reference)
+        if complaint is not None:
+            _remember(uow, complaint.id, channel_ref, message_ref)
+            uow.commit()
+
+
+def _remember(uow: UnitOfWork, complaint_id: int, channel_ref: str, message_ref: str) -> None:
+    uow.notices.add_message(
+        StaffMessage(
+            complaint_id=complaint_id, channel_ref=channel_ref, message_ref=message_ref, created_at=uow.now()
+        )
+    )
+
+
+def staff_messages_to_redact(uow: UnitOfWork, reference: str) -> list[StaffMessageView]:
+    with uow:
+        complaint = uow.complaints.get(reference)
+        if complaint is None:
+            return []
+        rows = uow.notices.messages_to_redact(complaint.id)
+        return [StaffMessageView(row.id, row.channel_ref, row.message_ref) for row in rows]
+
+
+def staff_message_redacted(uow: UnitOfWork, message_id: int) -> None:
+    with uow:
+        uow.notices.message_redacted(message_id, uow.now())
+        uow.commit()

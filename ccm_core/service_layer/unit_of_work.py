@@ -15,6 +15,7 @@ from ccm_core.adapters.repositories.audit import AuditRepository
 from ccm_core.adapters.repositories.chat import ChatRepository
 from ccm_core.adapters.repositories.complaints import ComplaintRepository
 from ccm_core.adapters.repositories.customers import CustomerRepository
+from ccm_core.adapters.repositories.erasure import ErasureRepository
 from ccm_core.adapters.repositories.notices import NoticeRepository
 from ccm_core.adapters.repositories.organisation import OrganisationRepository
 from ccm_core.adapters.repositories.outbox import OutboxRepository
@@ -37,6 +38,7 @@ class UnitOfWork:
     organisation: OrganisationRepository
     outbox: OutboxRepository
     notices: NoticeRepository
+    erasure: ErasureRepository
     chat: ChatRepository
     teaching: TeachingRepository
     report_runs: ReportRunRepository
@@ -64,6 +66,7 @@ class UnitOfWork:
         self.organisation = OrganisationRepository(session)
         self.outbox = OutboxRepository(session)
         self.notices = NoticeRepository(session)
+        self.erasure = ErasureRepository(session)
         self.chat = ChatRepository(session)
         self.teaching = TeachingRepository(session)
         self.report_runs = ReportRunRepository(session)

@@ -6,7 +6,8 @@ case is posted to its department's channel and the message is remembered; every 
 change updates that message. A customer asking for a person opens the message's thread,
 and the customer's words appear there. SLA breaches, dissatisfied survey answers (with the
 customer's comment) and follow-up rounds beyond the limit go to the department's leads as
-direct messages, in each lead's locale.
+direct messages, in each lead's locale. The messages that quote the customer are recorded, and
+when the customer's data is erased they are redacted in place (``chat.update``), retried until done.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -44,6 +46,8 @@ PERMANENT = {
     "cannot_dm_bot",
     "invalid_blocks",
 }
+# What chat.update answers for a message that no longer exists: nothing is left to redact.
+GONE = {"message_not_found", "channel_not_found"}
 ALERTS = ("sla_breach", "sla_soon", "survey_dissatisfied", "follow_up_rounds_exceeded")
 
 
@@ -107,7 +111,10 @@ class SlackNotifier:
             await asyncio.to_thread(staff_notices.finish_staff_notice, self.uow(), claim)
 
     async def failed(self, claim: NoticeClaim, failure: NotShown) -> None:
-        if failure.permanent or claim.attempts + 1 >= self.settings.delivery_max_attempts:
+        gives_up = (
+            claim.attempts + 1 >= self.settings.delivery_max_attempts and claim.kind != "customer_erased"
+        )
+        if failure.permanent or gives_up:  # an erasure is tried until done: Slack down only delays it
             log.warning("staff notice %s (%s) failed for good: %s", claim.id, claim.kind, failure.reason)
             await asyncio.to_thread(staff_notices.fail_staff_notice, self.uow(), claim, error=failure.reason)
             return
@@ -121,6 +128,9 @@ class SlackNotifier:
             raise NotShown("a staff notice without a case", permanent=True)
         if claim.kind in ALERTS:
             await self.alert_leads(claim)
+            return
+        if claim.kind == "customer_erased":
+            await self.redact(claim)
             return
         post = await self.post_case(claim)
         if claim.kind == "human_requested":
@@ -143,13 +153,42 @@ class SlackNotifier:
                 ],
             )
         elif claim.kind == "customer_message" and claim.message_text:
-            await self.client.chat_postMessage(
+            sent = await self.client.chat_postMessage(
                 channel=post.channel_ref,
                 thread_ts=post.message_ref,
                 text=t(
                     channel_locale(claim), "handoff.customer_says", text=blocks.escape(claim.message_text)
                 ),
             )
+            await self.remember(claim, sent)
+
+    async def remember(self, claim: NoticeClaim, sent: Any) -> None:
+        """A message quoting the customer: recorded so that erasure can redact it."""
+        await asyncio.to_thread(
+            staff_notices.record_staff_message,
+            self.uow(),
+            claim.reference or "",
+            channel_ref=sent["channel"],
+            message_ref=sent["ts"],
+        )
+
+    async def redact(self, claim: NoticeClaim) -> None:
+        """The customer's data was erased: every message quoting them says so instead.
+
+        The case's own message was redrawn from the erased record by the change notice before
+        this one. A message Slack no longer has (deleted, its channel gone) has nothing to redact.
+        """
+        reference = claim.reference or ""
+        text = t(channel_locale(claim), "redacted", reference=reference)
+        for message in await asyncio.to_thread(staff_notices.staff_messages_to_redact, self.uow(), reference):
+            try:
+                await self.client.chat_update(
+                    channel=message.channel_ref, ts=message.message_ref, text=text, blocks=[]
+                )
+            except SlackApiError as error:
+                if error.response.get("error") not in GONE:
+                    raise
+            await asyncio.to_thread(staff_notices.staff_message_redacted, self.uow(), message.id)
 
     async def post_case(self, claim: NoticeClaim) -> staff_notices.PostView:
         """The case's message in its department's channel: updated where it is, posted where it is not yet."""
@@ -187,7 +226,7 @@ class SlackNotifier:
             comment = await asyncio.to_thread(survey_comment, self.uow(), claim.reference or "", round_)
         for lead in leads:
             text = alert_text(claim, lead.locale, comment)
-            await self.client.chat_postMessage(
+            sent = await self.client.chat_postMessage(
                 channel=lead.slack_user_id,
                 text=text,
                 blocks=[
@@ -198,6 +237,8 @@ class SlackNotifier:
                     }
                 ],
             )
+            if comment:
+                await self.remember(claim, sent)
 
 
 def channel_locale(claim: NoticeClaim) -> str:

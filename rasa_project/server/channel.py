@@ -6,7 +6,8 @@ would count as handled while its turn failed half-way, and its text would sit in
 This channel speaks the same JSON (``sender``, ``message``, ``metadata`` in; the replies out) at
 ``/webhooks/customer/webhook`` but answers 503 when the turn did not complete, so the product
 releases the delivery and the platform (or the customer's next attempt) brings it again, and it
-logs the error's type only. The tracker store refuses a turn it cannot record the same way
+logs the error's type only. ``/webhooks/customer/erase`` erases a conversation (``server.erasure``).
+The tracker store refuses a turn it cannot record the same way
 (``server.tracker_store.TurnRefused``), so a retried message is taken from where the
 conversation really stood.
 """
@@ -23,6 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from server import erasure
 from server.tracker_store import TurnRefused
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class CustomerChannel(InputChannel):
             )
             return await answer(on_new_message, message)
 
+        webhook.add_route(erasure.erase, "/erase", methods=["POST"])
         return webhook
 
 

@@ -24,6 +24,7 @@ is never taken for a ticket of the new one.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import threading
@@ -195,6 +196,11 @@ class _Heartbeat:
                 logger.warning("Could not renew waiters' places (%s).", type(error).__name__)
 
 
+def hashed(conversation_id: str) -> str:
+    """A conversation's keys name it by hash: its id (a WhatsApp number) never sits in Redis for a lock."""
+    return hashlib.sha256(conversation_id.encode("utf-8")).hexdigest()
+
+
 class FifoRedisLockStore(LockStore):
     """A lock store whose ``lock()`` serialises a conversation across every Rasa server sharing Redis.
 
@@ -242,7 +248,7 @@ class FifoRedisLockStore(LockStore):
         The turn is held for at most ``lock_lifetime`` (the lease); ``LockError`` when Redis fails
         or the queue stops moving for longer than a lease and a waiter's place together.
         """
-        base = f"{self.key_prefix}{conversation_id}"
+        base = f"{self.key_prefix}{hashed(conversation_id)}"
         turn = _Turn(f"{base}:queue", f"{base}:lease", f"{base}:waiting", secrets.token_hex(16))
         lease_ms = max(1, int(lock_lifetime * 1000))
         ttl_ms = 2 * max(lease_ms, self.waiting_ms)

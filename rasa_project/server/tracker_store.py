@@ -216,6 +216,11 @@ class SessionRedisTrackerStore(TrackerStore, SerializedTrackerAsText):
                 raise TrackerConflict(str(refused)) from refused
         setattr(tracker, _READ_AT, (begins, int(length)))
 
+    async def delete(self, sender_id: str) -> None:
+        """Erasure: the conversation's every session goes, in our format and in Rasa's."""
+        async with _reachable():
+            await self.red.delete(*self._keys(sender_id), self._rasa_key(sender_id))
+
     async def keys(self) -> Iterable[str]:
         found = set()
         async with _reachable():

@@ -6,6 +6,7 @@ it as a crash would and start it again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from ccm_core.adapters.migrations import upgrade
 from ccm_core.service_layer.organisation import seed_organisation
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.settings import DEMO_ORGANISATION, CoreSettings
+from channels.inbound import AsyncRasa
 from tests.harness import AssistantUnavailable, RasaClient, RedisServer, redis_server, running_assistant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rasa, pytest.mark.redis]
@@ -95,3 +97,52 @@ def test_a_message_while_redis_is_down_is_refused_with_503_and_answered_once_it_
     said = [e["text"] for e in rasa.events(sender) if e.get("event") == "user"]
     assert said == ["Merhaba", "Kargom gelmedi"]  # the first attempt left nothing behind
     assert "Kargom gelmedi" not in assistant_on_redis.rasa_log.read_text(errors="replace")
+
+
+def everything_in(store: redis.Redis) -> str:
+    """Every key of the Redis and every value under it, as text: what a search of the store sees."""
+    found = []
+    for key in store.scan_iter():
+        kind = store.type(key)
+        if kind == "string":
+            value: object = store.get(key)
+        elif kind == "list":
+            value = store.lrange(key, 0, -1)
+        elif kind == "hash":
+            value = store.hgetall(key)
+        elif kind == "zset":
+            value = store.zrange(key, 0, -1)
+        else:
+            value = store.smembers(key)
+        found.append(f"{key} {value}")
+    return "\n".join(found)
+
+
+def test_an_erased_conversation_leaves_nothing_of_the_customer_in_redis(
+    assistant_on_redis: AssistantOnRedis,
+) -> None:
+    rasa, store = assistant_on_redis.rasa, assistant_on_redis.store
+    sender = f"whatsapp:+4915112345{uuid.uuid4().int % 1000:03d}"
+    for text in ("Hello", "My name is Jane Roe, jane.roe@example.org", "the parcel arrived crushed"):
+        rasa.say(sender, text)
+    other = customer()
+    rasa.say(other, "Merhaba")
+    assert "jane.roe@example.org" in everything_in(store)
+
+    asyncio.run(erase(rasa.url, sender))
+
+    kept = everything_in(store)
+    for trace in ("jane.roe@example.org", "Jane Roe", "crushed", sender.split(":")[1]):
+        assert trace not in kept
+    # The assistant starts afresh if the customer writes again.
+    assert [e for e in rasa.events(sender) if e.get("event") == "user"] == []
+    assert [e["text"] for e in rasa.events(other) if e.get("event") == "user"] == ["Merhaba"]
+
+
+async def erase(url: str, sender: str) -> None:
+    """As the worker's erasure task does it."""
+    client = AsyncRasa(url)
+    try:
+        await client.erase(sender)
+    finally:
+        await client.aclose()

@@ -16,6 +16,7 @@ replicas, in two ways:
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -116,7 +117,9 @@ def burst(
 ) -> list[Future[list[dict[str, Any]]]]:
     """``messages`` sent alternating between the replicas from replica ``first`` on, all at once or
     each as soon as the one before it holds its ticket; the answers as they come."""
-    queue = f"{replicas.prefix}:lock:{sender}:queue"
+    queue = (
+        f"{replicas.prefix}:lock:{hashlib.sha256(sender.encode()).hexdigest()}:queue"  # keys name it by hash
+    )
     answers = []
     for number, message in enumerate(messages, 1):
         rasa = replicas.rasa[(first + number) % len(replicas.rasa)]

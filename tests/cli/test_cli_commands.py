@@ -328,3 +328,36 @@ def test_unmigrated_database_asks_for_db_upgrade(invoke_alone, args):
 
     assert result.exit_code == 1
     assert "run `ccm db upgrade` first" in result.stderr
+
+
+# --- customers export ---
+
+
+def test_customers_export_prints_the_customers_copy_and_writes_its_page(invoke, recorded, tmp_path, make_uow):
+    page = tmp_path / "copy.html"
+
+    result = invoke(
+        "customers",
+        "export",
+        recorded["late"],
+        "--html",
+        str(page),
+        env_overrides={"CCM_RASA_URL": "http://127.0.0.1:9"},
+    )
+
+    assert result.exit_code == 0, result.output
+    copy = json.loads(result.stdout)
+    assert copy["customer"]["name"] == "Ali Veli"
+    assert [c["reference"] for c in copy["complaints"]] == [recorded["late"]]
+    assert '<html lang="tr">' in page.read_text(encoding="utf-8")
+    assert "Hakkınızda tuttuğumuz kişisel veriler" in page.read_text(encoding="utf-8")
+    with make_uow() as uow:
+        trail = [event.action for event in uow.audit.trail(uow.complaints.get(recorded["late"]))]
+    assert trail[-1] == "export_customer_data"
+
+
+def test_customers_export_of_an_unknown_case_says_so(invoke):
+    result = invoke("customers", "export", "CMP-2020-999999")
+
+    assert result.exit_code == 1
+    assert "CMP-2020-999999" in result.stderr

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ccm_core.adapters.tables import ChatContact, ChatMessage
@@ -64,3 +64,9 @@ class ChatRepository:
                 .distinct()
             )
         )
+
+    def forget(self, conversation_ids: Collection[str]) -> None:
+        """Erasure: the conversations' stored web chat messages and last contacts go."""
+        ids = list(conversation_ids)
+        self.session.execute(delete(ChatMessage).where(ChatMessage.conversation_id.in_(ids)))
+        self.session.execute(delete(ChatContact).where(ChatContact.conversation_id.in_(ids)))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ccm_core.adapters.repositories.queues import LeasedQueue
 from ccm_core.domain.complaint import Complaint
-from ccm_core.domain.queues import StaffNotice, StaffPost
+from ccm_core.domain.queues import StaffMessage, StaffNotice, StaffPost
 
 
 class NoticeRepository(LeasedQueue[StaffNotice]):
@@ -59,3 +60,20 @@ class NoticeRepository(LeasedQueue[StaffNotice]):
             .join(StaffPost, StaffPost.complaint_id == Complaint.id)
             .where(StaffPost.channel_ref == channel_ref, StaffPost.message_ref == message_ref)
         ).first()
+
+    # -- messages holding the customer's words --
+
+    def add_message(self, message: StaffMessage) -> None:
+        self.session.add(message)
+
+    def messages_to_redact(self, complaint_id: int) -> Sequence[StaffMessage]:
+        return self.session.scalars(
+            select(StaffMessage)
+            .where(StaffMessage.complaint_id == complaint_id, StaffMessage.redacted_at.is_(None))
+            .order_by(StaffMessage.id)
+        ).all()
+
+    def message_redacted(self, message_id: int, now: dt.datetime) -> None:
+        self.session.execute(
+            update(StaffMessage).where(StaffMessage.id == message_id).values(redacted_at=now)
+        )

@@ -1,4 +1,4 @@
-"""What the two queues (the outbox, staff notices) share: rows leased to one worker at a time.
+"""What the queues (the outbox, staff notices, erasure tasks) share: rows leased to one worker at a time.
 
 A worker holds a row through a lease (``lease_until``) and a fencing token (``claim_token``,
 raised by every claim): a worker whose lease ran out can no longer write, because every write
@@ -15,9 +15,9 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ccm_core.adapters.db import rows_changed
-from ccm_core.domain.queues import OutboxMessage, StaffNotice
+from ccm_core.domain.queues import ErasureTask, OutboxMessage, StaffNotice
 
-Q = TypeVar("Q", OutboxMessage, StaffNotice)
+Q = TypeVar("Q", OutboxMessage, StaffNotice, ErasureTask)
 
 
 class LeasedQueue(Generic[Q]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ccm_core.adapters.db import rows_changed
@@ -35,6 +35,12 @@ class TeachingRepository:
         if language:
             query = query.where(UnrecognisedMessage.language == language)
         return self.session.scalars(query.order_by(UnrecognisedMessage.id)).all()
+
+    def forget_conversations(self, conversation_ids: Collection[str]) -> None:
+        """Erasure: what these conversations sent that the assistant missed leaves the review queue."""
+        self.session.execute(
+            delete(UnrecognisedMessage).where(UnrecognisedMessage.conversation_id.in_(list(conversation_ids)))
+        )
 
     def messages(self, ids: Collection[int]) -> Sequence[UnrecognisedMessage]:
         return self.session.scalars(

@@ -20,7 +20,7 @@ import redis
 import redis.asyncio
 from rasa.core.lock_store import LockError
 from rasa.utils.endpoints import EndpointConfig
-from server.lock_store import FifoRedisLockStore
+from server.lock_store import FifoRedisLockStore, hashed
 
 REDIS = {"url": "127.0.0.1", "port": 6379, "db": 9}
 CONVERSATION = "customer-1"
@@ -52,7 +52,7 @@ def store(prefix: str, **options: float) -> FifoRedisLockStore:
 
 def issued(probe: redis.Redis, prefix: str) -> int:
     """How many tickets the conversation's queue has issued."""
-    return int(probe.hget(f"{prefix}:lock:{CONVERSATION}:queue", "last") or 0)
+    return int(probe.hget(f"{prefix}:lock:{hashed(CONVERSATION)}:queue", "last") or 0)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
@@ -236,11 +236,11 @@ def test_a_stale_holder_cannot_release_the_holder_that_took_over(
     async def next_one() -> None:
         async with lock_store.lock(CONVERSATION):
             moments["next in"] = time.monotonic()
-            lease = probe.get(f"{prefix}:lock:{CONVERSATION}:lease")
+            lease = probe.get(f"{prefix}:lock:{hashed(CONVERSATION)}:lease")
             while "slow out" not in moments:
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.3)
-            assert probe.get(f"{prefix}:lock:{CONVERSATION}:lease") == lease  # still ours
+            assert probe.get(f"{prefix}:lock:{hashed(CONVERSATION)}:lease") == lease  # still ours
             moments["next out"] = time.monotonic()
 
     async def third() -> None:
