@@ -173,12 +173,22 @@ class SlackNotifier:
         )
 
     async def redact(self, claim: NoticeClaim) -> None:
-        """The customer's data was erased: every message quoting them says so instead.
+        """The customer's data was erased: the case's message is redrawn from the erased record and
+        every message quoting them says so instead.
 
-        The case's own message was redrawn from the erased record by the change notice before
-        this one. A message Slack no longer has (deleted, its channel gone) has nothing to redact.
+        A message Slack no longer has (deleted, its channel gone) has nothing to redact.
         """
         reference = claim.reference or ""
+        post = await asyncio.to_thread(staff_notices.staff_post, self.uow(), reference)
+        if post is not None:
+            case = await asyncio.to_thread(
+                views.get_complaint, self.uow(), NOTIFIER, reference, channel_locale(claim)
+            )
+            text, message = blocks.case_message(case, channel_locale(claim))
+            shown = message if post.in_current_department else message[:-1]
+            await self.client.chat_update(
+                channel=post.channel_ref, ts=post.message_ref, text=text, blocks=shown
+            )
         text = t(channel_locale(claim), "redacted", reference=reference)
         for message in await asyncio.to_thread(staff_notices.staff_messages_to_redact, self.uow(), reference):
             try:
