@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import importlib
 import logging
+import re
 import secrets
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -31,11 +32,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.convertors import Convertor, register_url_convertor
 
 from admin.project import AssistantProject
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import CCMError, ValidationFailed
 from ccm_core.domain.policy import Actor
+from ccm_core.entrypoints.security_headers import page_headers
 from ccm_core.i18n import LANGUAGES, best_language, normalise_language, translate
 from ccm_core.service_layer import sessions, staff_views, teaching
 from ccm_core.service_layer.teaching import ModelView, RetrainJob
@@ -57,13 +60,7 @@ RASA_TIMEOUT_SECONDS = 5.0
 MAX_CONVERSATION_ID = 128
 NOTICE_PARAMS = ("done", "count", "intent", "job", "model")
 HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
+    **page_headers(referrer="same-origin"),  # as the pages' own <meta name="referrer">
     "Cache-Control": "no-store",
     "Vary": "Cookie, Accept-Language",
 }
@@ -224,6 +221,21 @@ class ConsoleRoute(APIRoute):
         return answer
 
 
+class UnknownPage(Convertor[str]):
+    """Any path under the console but its stylesheet's, which is mounted beside the pages, after them."""
+
+    regex = rf"(?!{re.escape(STATIC_PATH.removeprefix(f'{PREFIX}/'))}/).+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("console_unknown_page", UnknownPage())
+
+
 # --- the console ---
 
 
@@ -305,6 +317,7 @@ class Console:
             switch=switch,
             admin=admin,
             csrf=admin.csrf if admin else "",
+            status=status,
             section=section,
             notice=notice,
             error=error,
@@ -740,5 +753,12 @@ def routes(
             conversation_id=conversation_id,
             turns=turns,
         )
+
+    @router.get("/{page:console_unknown_page}")
+    def unknown_page(request: Request) -> Response:
+        """A mistyped console address gets the console's own page, in its language, not the API's JSON."""
+        admin = console.admin(request)
+        error = translate(console.language(request, admin), "console.not_found")
+        return console.render(request, "message.html", admin=admin, status=404, error=error)
 
     return router

@@ -12,7 +12,6 @@ Neither the token nor the comment is logged, and uvicorn's access log shows ``/s
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -27,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from ccm_core.bootstrap import Core
 from ccm_core.domain.errors import ValidationFailed
 from ccm_core.domain.lifecycle import Status
+from ccm_core.entrypoints.security_headers import page_headers
 from ccm_core.i18n import LANGUAGES, best_language, flat_catalogue
 from ccm_core.service_layer.survey_page import (
     ANSWERED,
@@ -43,17 +43,11 @@ PREFIX = "/survey"
 TEMPLATES = Path(__file__).with_name("templates")
 LOCALES = Path(__file__).with_name("locales")
 CSS = (TEMPLATES / "page.css").read_text(encoding="utf-8")
-_CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 HEADERS = {
-    "Content-Security-Policy": (
-        f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
+    # The stylesheet is inline, allowed by its hash; no-referrer: the link is a credential.
+    **page_headers(styles=[CSS], referrer="no-referrer"),
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the link is a credential: it must not travel on in a Referer
     "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
     "Vary": "Accept-Language",
 }
 # A refusal's HTTP status: a used link is a fine outcome, a closed survey is gone, a forged link unknown.

@@ -11,16 +11,22 @@ Run it with ``uvicorn --factory ccm_core.entrypoints.api:create_app``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from importlib.metadata import version
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
+import fastapi_offline
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException
@@ -36,6 +42,7 @@ from ccm_core.domain.errors import (
 from ccm_core.domain.lifecycle import Priority
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.search import ComplaintFilter
+from ccm_core.entrypoints import security_headers
 from ccm_core.entrypoints.bodies import (
     ActionIn,
     ComplaintIn,
@@ -67,6 +74,11 @@ DESCRIPTION = (
 MAX_PAGE_SIZE = 500
 MAX_OFFSET = 2**31 - 1
 MAX_SOON_HOURS = 24 * 365
+DOCS_PATH = "/docs"
+DOCS_ASSETS = f"{DOCS_PATH}/assets"
+# Swagger UI's files, shipped in a package: the docs work on a network without internet access.
+SWAGGER_UI = FilePath(fastapi_offline.__file__).with_name("static")
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
 class Unauthenticated(CCMError):
@@ -74,6 +86,19 @@ class Unauthenticated(CCMError):
 
     code = "unauthenticated"
     http_status = 401
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: ``code`` for programs, ``message`` for people; some codes carry more fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
 
 
 # --- dependencies ---
@@ -116,7 +141,16 @@ def _case(case: CaseView, language: str) -> dict[str, Any]:
 
 # --- the process ---
 
-router = APIRouter(prefix="/api/v1", tags=["complaints"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["complaints"],
+    responses={
+        "default": {
+            "model": ErrorOut,
+            "description": "A refusal or an error, in the language of `Accept-Language`.",
+        }
+    },
+)
 
 
 @router.post(
@@ -383,6 +417,66 @@ def healthz(request: Request, core: Annotated[Core, Depends(_core)]) -> JSONResp
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+docs = APIRouter(include_in_schema=False)
+
+
+@docs.get(DOCS_PATH)
+def interactive_docs(request: Request) -> HTMLResponse:
+    """Swagger UI from the product's own files, under the policy of every other page of the product."""
+    root = request.scope.get("root_path", "")
+    page = get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{TITLE} — API",
+        swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+        oauth2_redirect_url=None,  # bearer tokens only: no OAuth2 flow to return from
+    )
+    body = bytes(page.body).decode("utf-8")
+    return HTMLResponse(body, headers=security_headers.page_headers(scripts=_INLINE_SCRIPT.findall(body)))
+
+
+# --- the OpenAPI description ---
+
+
+class _DescribedAPI(FastAPI):
+    """FastAPI with the links between the calls on a case added to its OpenAPI description."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            _link_case_operations(super().openapi()["paths"])
+        return super().openapi()
+
+
+def _link_case_operations(paths: dict[str, Any]) -> None:
+    """OpenAPI links: a recorded complaint's ``reference`` leads to every call on the case, and an added
+    action's id to completing it. Clients, and schemathesis's stateful tests, chain calls by them."""
+
+    def links(targets: dict[str, dict[str, str]]) -> dict[str, Any]:
+        return {
+            operation["operationId"]: {"operationId": operation["operationId"], "parameters": parameters}
+            for path, parameters in targets.items()
+            for operation in paths[path].values()
+        }
+
+    complaints = f"{router.prefix}/complaints"
+    actions = f"{complaints}/{{reference}}/actions"
+    on_case = {
+        path: {"reference": "$response.body#/reference"}
+        for path in paths
+        if path.startswith(f"{complaints}/{{reference}}") and "{action_id}" not in path
+    }
+    on_action = {
+        path: {"reference": "$request.path.reference", "action_id": "$response.body#/actions/0/id"}
+        for path in paths
+        if path.startswith(f"{actions}/{{action_id}}")
+    }
+    for source, targets in ((paths[complaints]["post"], on_case), (paths[actions]["post"], on_action)):
+        for status, response in source["responses"].items():
+            if status.startswith("2"):
+                response["links"] = links(targets)
+
+
 # --- errors ---
 
 
@@ -442,11 +536,16 @@ def _problem(error: Any, language: str) -> dict[str, str]:
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    """Unknown paths and methods, in the same JSON shape as every other error."""
+    """Unknown paths and methods, and bodies that cannot be read, in the same JSON shape as every other
+    error; an unreadable body is refused in the reader's language, as malformed JSON is."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         message = NotFound(kind="path", key=request.url.path).message(_language(request))
         return _error(404, "not_found", message, exc.headers)
+    if exc.status_code == 400:  # FastAPI could not read the body (JSON nested too deeply to parse, say)
+        language, detail = _language(request), str(exc.detail)
+        message = translate(language, "errors.validation.invalid_value", field="body", detail=detail)
+        return _error(422, "validation_failed", message, field="body", problem="invalid_value")
     return _error(exc.status_code, "http_error", str(exc.detail), exc.headers)
 
 
@@ -479,11 +578,13 @@ async def _closing_own_engine(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(core: Core | None = None, settings: CoreSettings | None = None) -> FastAPI:
     """The API on ``core``; without one, a core of its own on ``settings`` (``uvicorn --factory``)."""
-    app = FastAPI(
+    app = _DescribedAPI(
         title=TITLE,
         description=DESCRIPTION,
         version=version("ccm"),
         lifespan=_closing_own_engine if core is None else None,
+        docs_url=None,  # served by ``interactive_docs``, from the product's own files
+        redoc_url=None,  # ReDoc needs inline styles and a CDN; Swagger UI at /docs describes the same
     )
     app.state.core = core or bootstrap(settings)
     app.add_exception_handler(CCMError, _refused)
@@ -493,4 +594,6 @@ def create_app(core: Core | None = None, settings: CoreSettings | None = None) -
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(health)
     app.include_router(router)
+    app.include_router(docs)
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI), name="docs-assets")
     return app

@@ -13,21 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from ccm_core.entrypoints.security_headers import page_headers
 from ccm_core.i18n import LANGUAGES, best_language, catalogue, translate
 from channels.web.server import supported_language
 
 STATIC = Path(__file__).with_name("static")
 ASSETS_PATH = "/chat/assets"
 LABEL_PREFIX = "chat.web."
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-    "Vary": "Accept-Language",
-}
+HEADERS = {**page_headers(), "Cache-Control": "no-cache", "Vary": "Accept-Language"}
 
 
 def page_language(request: Request) -> str:
