@@ -36,7 +36,7 @@ CLUSTER_ARGS ?=
 # PIN=1: replica i's processes on core i (taskset).
 PIN ?= 0
 
-.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-cluster bench-webchat bench-slack bench-faults bench-report bench-history nlu-eval nlu-choose install browser rasa-env model clean
+.PHONY: run run-cluster cluster-status nginx test test-fast pytest lint bench bench-chat bench-delivery bench-cluster bench-webchat bench-slack bench-faults bench-report bench-history bench-mail nlu-eval nlu-choose install browser mailserver rasa-env model clean
 
 install: $(STAMP)
 
@@ -111,7 +111,16 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 	@npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 	@rm -f tests/browser/node_modules/.installed-* && touch $@
 
-test: install model browser nginx
+# Debian's dovecot for the e-mail intake tests, which start their own IMAP servers (never the system's).
+mailserver:
+	@command -v dovecot >/dev/null || test -x /usr/sbin/dovecot || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "==> Installing Debian's dovecot-imapd for the e-mail intake tests"; \
+			apt-get install -y -q -o DPkg::Lock::Timeout=600 dovecot-imapd >/dev/null || { apt-get update -q && \
+				apt-get install -y -q -o DPkg::Lock::Timeout=600 dovecot-imapd >/dev/null; }; \
+		else echo "The e-mail intake tests need dovecot: install it (Debian: sudo apt-get install dovecot-imapd)."; exit 1; fi; }
+
+test: install model browser nginx mailserver
 	@$(BIN)/python tests/preflight.py
 	@echo "==> Lint: ruff and the import contracts"
 	@$(BIN)/ruff check .
@@ -128,7 +137,7 @@ test: install model browser nginx
 test-fast: install  # the domain, service and API tests on SQLite: no Rasa, browser, PostgreSQL or Redis
 	@$(BIN)/pytest -q -m "not postgres and not redis and not rasa and not browser and not cluster" tests/unit tests/service tests/api
 
-pytest: install model browser nginx  # a part of the tests: make pytest ARGS='tests/channels -x'
+pytest: install model browser nginx mailserver  # a part of the tests: make pytest ARGS='tests/channels -x'
 	@$(BIN)/pytest $(ARGS)
 
 nlu-eval: install model
@@ -161,6 +170,10 @@ $(CACHE_DIR)/models/baseline-%.tar.gz: $(RASA_STAMP)
 
 bench-delivery: install model
 	@$(BIN)/python -m benchmarks.delivery
+
+# One worker taking in mail from a real dovecot on PostgreSQL: ARGS='--mails 100' for a shorter run.
+bench-mail: install model mailserver
+	@$(BIN)/python -m benchmarks.mail_intake $(ARGS)
 
 # Starts make run-cluster itself, with 1 and then 2 replicas pinned to cores: ARGS='--quick' for a short run.
 bench-cluster: install model nginx

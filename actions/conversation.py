@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,11 @@ from ccm_core.bootstrap import Core, bootstrap
 from ccm_core.domain.lifecycle import CHAT_CHANNELS, Channel
 from ccm_core.domain.policy import Actor
 from ccm_core.i18n import normalise_language
+from ccm_core.language import fold
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 
 _LOCALES = Path(__file__).with_name("locales")
 DEFAULT_CHANNEL = Channel.WEB
-_TURKISH_CAPITALS = str.maketrans({"İ": "i", "I": "ı"})
-_SPECIAL = str.maketrans({"ı": "i", "ß": "ss"})
 
 
 @cache
@@ -178,10 +176,3 @@ def when(moment: dt.datetime | None, language: str) -> str:
         return "-"
     local = moment.astimezone(ZoneInfo(core().settings.timezone))
     return local.strftime("%Y-%m-%d %H:%M" if language == "en" else "%d.%m.%Y %H:%M")
-
-
-def fold(value: str) -> str:
-    """Turkish-aware lower case without diacritics, for matching typed answers ("BEŞ" → "bes")."""
-    lowered = value.translate(_TURKISH_CAPITALS).lower().translate(_SPECIAL)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))

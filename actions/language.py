@@ -6,7 +6,6 @@ buttons included, follows the ``language`` slot.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -15,46 +14,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import fold, intent_of
+from actions.conversation import intent_of
 from actions.recovery import ANSWERS as OFFER_ANSWERS
 from actions.recovery import OFFER_SLOTS
 from ccm_core.domain.lifecycle import CHAT_CHANNELS
 from ccm_core.i18n import LANGUAGES
-
-_WORDS = {
-    "tr": """ve bir bu icin ile cok ama degil mi ne gibi var yok merhaba selam sikayet sikayetim siparis
-        siparisim kargo kargom fatura faturam param hala gelmedi istiyorum nerede tesekkur tesekkurler
-        lutfen evet hayir tamam ben benim bana neden daha sonra yardim urun urunum iade hesabim numaram
-        gun hic memnun degilim oldu olmadi bekliyorum kimse cevap vermiyor musteri temsilci iyi gunler
-        bes dort uc iki""",
-    "en": """the and is my i to it of a not was have has with for please hello hi hey complaint order where
-        yes no thanks thank you didnt never been still arrived broken charged refund nobody answers want
-        about this that there what when why how can could would should good morning evening one two
-        three four five""",
-    "de": """der die das und ist ich nicht mein meine mit ein eine auf fur bitte hallo beschwerde bestellung
-        wo ja nein danke noch wurde habe keine sie zu es bei mir mich ihr sind war kein gibt warum wann
-        wie guten tag morgen paket rechnung geld zuruck erstattung niemand immer schon eins zwei drei
-        vier funf""",
-}
-_VOCABULARY = {language: set(words.split()) for language, words in _WORDS.items()}
-_LETTERS = {"tr": "şğıİçŞĞÇ", "de": "äßÄ"}
-_TOKEN = re.compile(r"[^\W\d_]+")
-
-
-def detect_language(message: str) -> str | None:
-    """tr, en or de from the words and letters of ``message``; None when it gives no clue ("5", "ok")."""
-    scores = dict.fromkeys(LANGUAGES, 0.0)
-    for token in _TOKEN.findall(message):
-        folded = fold(token)
-        for language, vocabulary in _VOCABULARY.items():
-            if folded in vocabulary:
-                scores[language] += 1
-    for language, letters in _LETTERS.items():
-        scores[language] += 1.5 * sum(message.count(letter) for letter in letters)
-    best = max(scores, key=scores.__getitem__)
-    runner_up = max(score for language, score in scores.items() if language != best)
-    return best if scores[best] > runner_up else None
-
+from ccm_core.language import TOKEN, detect_language, fold
 
 # How customers name the languages ("English please", "Türkçe konuşalım", "auf Deutsch"), folded.
 _LANGUAGE_NAMES = {
@@ -66,7 +31,7 @@ _LANGUAGE_NAMES = {
 
 def language_asked_for(message: str) -> str | None:
     """The language a "please speak …" message names; Turkish suffixes allowed ("İngilizceye")."""
-    words = _TOKEN.findall(fold(message))
+    words = TOKEN.findall(fold(message))
     for language, names in _LANGUAGE_NAMES.items():
         if any(word.startswith(name) for word in words for name in names):
             return language

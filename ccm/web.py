@@ -34,11 +34,12 @@ def report_channels(settings: ChannelSettings) -> list[str]:
     """One line per customer channel: on, or off with the settings it lacks."""
     missing = settings.missing()
     lines = ["web chat: on at /chat"]
-    for channel in ("telegram", "whatsapp", "email", "slack"):
+    for channel in ("telegram", "whatsapp", "email", "mail_intake", "slack"):
+        name = channel.replace("_", " ")
         if channel in missing:
-            lines.append(f"{channel}: off (set {', '.join(missing[channel])} to turn it on)")
+            lines.append(f"{name}: off (set {', '.join(missing[channel])} to turn it on)")
         else:
-            lines.append(f"{channel}: on")
+            lines.append(f"{name}: on" + (" (read by `ccm worker`)" if channel == "mail_intake" else ""))
     return lines
 
 

@@ -24,6 +24,7 @@ from channels.context import ChannelContext, channel_context
 from channels.customer_data import ConversationEraser, run_retention_forever
 from channels.delivery import DeliveryWorker
 from channels.loops import run_every
+from channels.mail_intake.intake import MailIntake
 from channels.sending import Sender
 from channels.slack import SlackNotifier
 from reports.schedule import run_monthly_reports_forever
@@ -104,6 +105,9 @@ async def run_worker(core: Core, product: Settings, worker_id: str) -> None:
         run_survey_schedule_forever(core, stop),
         run_review_delay_notices_forever(core, stop),
     ]
+    if settings.mail_intake_on:
+        jobs.append(MailIntake(ctx, worker_id).run_forever(stop))
+        log.info("worker %s taking in mail from %s", worker_id, ", ".join(settings.imap_folders))
     client = None
     if settings.slack_on:
         client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)

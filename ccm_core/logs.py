@@ -24,6 +24,7 @@ LIBRARY_FLOORS = {
     "multipart": logging.INFO,
     "sqlalchemy": logging.WARNING,
     "aiosmtplib": logging.INFO,
+    "imapclient": logging.INFO,  # at DEBUG it logs the IMAP conversation: sign-in, mail and all
     "socketio": logging.INFO,
     "engineio": logging.INFO,
     "urllib3": logging.INFO,

@@ -58,6 +58,8 @@ class CoreSettings(BaseSettings):
     # Retention: a customer whose complaints all closed this many days ago is erased by the worker
     # (0: never). Two years outlasts the consumer's claims and a regulator's questions about a case.
     retention_days: int = 730
+    # Files customers send with a complaint (a mail's attachments); default: data_dir/attachments.
+    attachments_dir: Path | None = None
     log_level: str = "INFO"
     timezone: str = "Europe/Istanbul"
 
@@ -74,6 +76,10 @@ class CoreSettings(BaseSettings):
         if not values.get("public_url"):
             values["public_url"] = f"http://{values.get('host') or '127.0.0.1'}:{values.get('port') or 8000}"
         return values
+
+    @property
+    def attachment_root(self) -> Path:
+        return self.attachments_dir or self.data_dir / "attachments"
 
 
 def settings_problem(wrong: ValidationError) -> str:

@@ -2,8 +2,10 @@
 
 One plain-text mail (UTF-8) per outbox message, in the case's language, with a subject naming the
 reference; a survey and its reminder carry the signed link to the survey page, where a customer
-outside the chat answers. The ``Message-ID`` is made from the outbox message's id, so a mail that
-went out twice is recognisable as one.
+outside the chat answers (or, with e-mail intake on, they reply with the score). A mail on a case
+the customer wrote to us about by mail answers their mails (``In-Reply-To``, ``References``), so it
+stays in their thread. The ``Message-ID`` is made from the outbox message's id, so a mail that went
+out twice is recognisable as one, and a reply to it names the case.
 
 The relay's answer decides what happens. A recipient it refuses for good (5xx) or a mail it will
 never take fails the message with the relay's reason; a busy relay (4xx), a relay that is down, and
@@ -25,7 +27,7 @@ import aiosmtplib
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.privacy import mask_personal_data
 from ccm_core.i18n import translate
-from ccm_core.service_layer import views
+from ccm_core.service_layer import mail_intake, views
 from channels.context import ChannelContext
 from channels.messages import Reply
 from channels.sending import DeliveryFailed, Notice
@@ -35,6 +37,7 @@ CHANNEL = "email"
 TIMEOUT_SECONDS = 30.0
 READER = Actor.system("email")  # reads an outbox message's payload (the survey link) to write the mail
 PERMANENT = 500  # SMTP reply codes from here on: the relay will not take it, however often asked
+MAX_REFERENCES = 10  # of the customer's Message-IDs in References: enough for any mail program to thread
 
 
 def message_id(key: str | None, mail_from: str) -> str:
@@ -64,12 +67,17 @@ class EmailSender:
         text = "\n\n".join(reply.text for reply in replies if reply.text) or notice.body
         if link and link not in text:
             text += "\n\n" + translate(notice.language, "email.survey_link", link=link)
+        if link and self.settings.mail_intake_on:
+            text += "\n" + translate(notice.language, "email.survey_reply")
         subject = "email.subject_survey" if link else "email.subject"
+        # The customer's own mails on the case, so their mail program shows our answer in their thread.
+        thread = mail_intake.mail_thread(self.ctx.core.unit_of_work(), notice.reference)[-MAX_REFERENCES:]
         return [
             {
                 "subject": translate(notice.language, subject, reference=notice.reference),
                 "text": text,
                 "language": notice.language,
+                "thread": thread,
             }
         ]
 
@@ -80,6 +88,9 @@ class EmailSender:
         mail["Subject"] = part["subject"]
         mail["Date"] = email.utils.format_datetime(dt.datetime.now(dt.UTC))
         mail["Message-ID"] = message_id(key, self.settings.mail_from)
+        if thread := part.get("thread"):
+            mail["In-Reply-To"] = thread[-1]
+            mail["References"] = " ".join(thread)
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies are not sent back
         mail.set_content(part["text"], charset="utf-8")
         mail["Content-Language"] = part["language"]  # after set_content, which replaces Content-* headers

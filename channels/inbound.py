@@ -27,6 +27,8 @@ from ccm_core.service_layer.ports import Guard, GuardUnavailable
 from channels.messages import Reply, conversation_id, replies_from_rasa
 
 log = logging.getLogger(__name__)
+TOPIC_PREFIX = "complaint_"  # the intents that name a complaint's topic: complaint_billing is "billing"
+PARSED_CHARACTERS = 2000  # of a long text, what the topic is read from: the start says what it is about
 
 
 class AssistantUnreachable(RuntimeError):
@@ -88,6 +90,23 @@ class AsyncRasa:
             return (response.json().get("slots") or {}).get(name)
         except (httpx.HTTPError, ValueError):
             return None
+
+    async def topic(self, text: str) -> str | None:
+        """The complaint topic the assistant's NLU reads in ``text``: its likeliest ``complaint_*`` intent.
+
+        For a complaint that came without a conversation (a mail): the same model as the chat's.
+        """
+        try:
+            response = await self.http.post(
+                f"{self.url}/model/parse", params=self.params, json={"text": text[:PARSED_CHARACTERS]}
+            )
+            response.raise_for_status()
+            ranking = response.json().get("intent_ranking") or []
+        except (httpx.HTTPError, ValueError) as error:
+            raise AssistantUnreachable(type(error).__name__) from error
+        topics = [r for r in ranking if str(r.get("name")).startswith(TOPIC_PREFIX)]
+        best = max(topics, key=lambda r: float(r.get("confidence") or 0), default=None)
+        return str(best["name"]).removeprefix(TOPIC_PREFIX) if best else None
 
     async def erase(self, sender: str) -> None:
         """Erase the conversation from the assistant's tracker store (``rasa_project/server/erasure.py``)."""

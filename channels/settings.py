@@ -88,12 +88,35 @@ class ChannelSettings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = ""
 
+    # E-mail intake: a mailbox read over IMAP, off until ``imap_host`` is set. Mail arriving in
+    # ``imap_folders`` becomes a complaint or joins one; once handled it is moved out, to the folder
+    # that says what became of it, so the folders read hold only what is still to do.
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: Hidden = ""
+    imap_security: str = "tls"  # tls (993), starttls (143), or none (a server on the same host only)
+    imap_ca_file: str = ""  # a private CA's certificate to verify the server with
+    imap_folders: Annotated[list[str], NoDecode] = ["INBOX"]
+    imap_done_folder: str = "CCM/Processed"
+    imap_automatic_folder: str = "CCM/Automatic"  # auto-replies and bounces: never a complaint
+    imap_held_folder: str = "CCM/Held"  # a sender over the limit: for staff to look at
+    imap_failed_folder: str = "CCM/Unreadable"  # the product could not read it: for staff, with the reason
+    imap_wait_seconds: float = 60.0  # how long one IDLE lasts, or the polling interval without IDLE
+    imap_sender_limit: int = 10  # mails one sender may send per hour before the rest are held
+    mail_attachment_max_bytes: int = 10_000_000  # a larger attachment is refused and the customer told
+
     worker_batch: int = 8
     worker_poll_seconds: float = 1.0
     delivery_lease_seconds: int = 60
     delivery_max_attempts: int = 10
     delivery_retry_seconds: float = 5.0
     delivery_retry_max_seconds: float = 900.0
+
+    @field_validator("imap_folders", mode="before")
+    @classmethod
+    def _folders(cls, raw: object) -> object:
+        return [name.strip() for name in raw.split(",") if name.strip()] if isinstance(raw, str) else raw
 
     @field_validator("whatsapp_templates", mode="before")
     @classmethod
@@ -138,6 +161,10 @@ class ChannelSettings(BaseSettings):
     def email_on(self) -> bool:
         return not self.missing().get("email")
 
+    @property
+    def mail_intake_on(self) -> bool:
+        return not self.missing().get("mail_intake")
+
     def missing(self) -> dict[str, list[str]]:
         """For each channel that is off, the settings it lacks (said at start-up)."""
         found: dict[str, list[str]] = {}
@@ -156,11 +183,14 @@ class ChannelSettings(BaseSettings):
         else:
             slack.append(("CCM_SLACK_SIGNING_SECRET", self.slack_signing_secret))
         email = [("CCM_SMTP_HOST", self.smtp_host), ("CCM_MAIL_FROM", self.mail_from)]
+        imap = [("CCM_IMAP_HOST", self.imap_host), ("CCM_IMAP_USER", self.imap_user)]
+        mail_intake = [*imap, ("CCM_IMAP_PASSWORD", self.imap_password), *email]  # it answers by mail
         for channel, needed in (
             ("telegram", telegram),
             ("whatsapp", whatsapp),
             ("slack", slack),
             ("email", email),
+            ("mail_intake", mail_intake),
         ):
             absent = [name for name, value in needed if not value]
             if absent:

@@ -18,6 +18,7 @@ from ccm_core.domain.customer import Customer
 from ccm_core.domain.errors import NotFound, PreconditionFailed, ValidationFailed
 from ccm_core.domain.lifecycle import (
     ActionKind,
+    Channel,
     CloseReason,
     Command,
     Decision,
@@ -29,7 +30,13 @@ from ccm_core.domain.lifecycle import (
 from ccm_core.domain.organisation import Category, Department, Staff
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.queues import NoticeKind, OutboxKind, OutboxMessage, StaffNotice
-from ccm_core.domain.records import AuditEvent, CorrectiveAction, CustomerMessage, SurveyResponse
+from ccm_core.domain.records import (
+    AuditEvent,
+    CaseAttachment,
+    CorrectiveAction,
+    CustomerMessage,
+    SurveyResponse,
+)
 from ccm_core.domain.sla import SlaPolicy, SlaStep
 from ccm_core.domain.survey_round import SurveyRound
 
@@ -102,6 +109,9 @@ class Complaint(Base, SurveyRound):
     )
     survey_responses: Mapped[list[SurveyResponse]] = relationship(
         back_populates="complaint", order_by="SurveyResponse.id", lazy="selectin"
+    )
+    attachments: Mapped[list[CaseAttachment]] = relationship(
+        back_populates="complaint", order_by="CaseAttachment.id", lazy="selectin"
     )
 
     def __init__(self, **fields: Any) -> None:
@@ -288,6 +298,19 @@ class Complaint(Base, SurveyRound):
             self._notify_staff(NoticeKind.CUSTOMER_MESSAGE, now, message=message)
         return message
 
+    def attach_files(
+        self, actor: Actor, now: dt.datetime, files: list[CaseAttachment], *, max_bytes: int
+    ) -> None:
+        """Files the customer sent with the case; those refused are named to the customer, in one message."""
+        for file in files:
+            file.created_at = now
+            self.attachments.append(file)
+        self._audit(actor, now, "attach_files", self.status, {"files": len(files)})
+        refused = [file.name for file in files if file.refused]
+        if refused:
+            limit = f"{max_bytes / 1_000_000:g} MB"
+            self._queue(OutboxKind.ATTACHMENT_REFUSED, now, names=", ".join(refused), limit=limit)
+
     def request_human(self, actor: Actor, now: dt.datetime) -> None:
         """The customer asked for a person: staff of the department take the conversation over."""
         before = self._require(Command.REQUEST_HUMAN)
@@ -359,6 +382,9 @@ class Complaint(Base, SurveyRound):
             message.body = ERASED
         for response in self.survey_responses:
             response.comment = None
+        for file in self.attachments:
+            file.name = ERASED
+            file.storage_key = None
         self.updated_at = now
         self._audit(actor, now, "erase_customer_data", self.status)
         # After the change notice that redraws the case's post: the staff tool redacts the messages
@@ -462,7 +488,12 @@ class Complaint(Base, SurveyRound):
         **params: Any,
     ) -> None:
         """Queue a customer message; one caused by the customer's own chat turn is that turn's answer."""
-        in_conversation = answered_by is not None and answered_by.kind == "customer"
+        # A mail is answered by mail: only a chat turn (or the survey page) shows the answer in place.
+        in_conversation = (
+            answered_by is not None
+            and answered_by.kind == "customer"
+            and answered_by.channel != Channel.EMAIL
+        )
         self.pending.append(
             OutboxMessage.to_customer(
                 self, kind, now, in_conversation=in_conversation, extra_payload=extra_payload, **params

@@ -36,6 +36,7 @@ class OutboxKind(StrEnum):
     FOLLOW_UP_NOTICE = "follow_up_notice"  # 11
     STAFF_REPLY = "staff_reply"  # a person's words during a handoff
     HANDED_BACK = "handed_back"  # the assistant answers again
+    ATTACHMENT_REFUSED = "attachment_refused"  # a mailed file over the size limit was not kept
 
 
 class DeliveryStatus(StrEnum):

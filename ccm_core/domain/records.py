@@ -50,6 +50,27 @@ class CustomerMessage(Base):
     complaint: Mapped[Complaint] = relationship(back_populates="messages")
 
 
+class CaseAttachment(Base):
+    """A file the customer sent with the case (a mail's attachment): listed always, kept unless refused.
+
+    ``storage_key`` names the file in the operator's attachment store; None when it was refused
+    (``refused`` says why) or erased with the customer's data.
+    """
+
+    __tablename__ = "complaint_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str | None] = mapped_column(String(255))
+    refused: Mapped[str | None] = mapped_column(String(32))  # "too_large"
+    created_at: Mapped[dt.datetime]
+
+    complaint: Mapped[Complaint] = relationship(back_populates="attachments")
+
+
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     __table_args__ = (Index("ix_survey_responses_answered_at", "answered_at"),)  # the monthly report

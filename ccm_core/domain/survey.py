@@ -22,7 +22,7 @@ from ccm_core.i18n import LANGUAGES, normalise_language
 CSAT_POINTS = tuple(range(1, 6))
 NPS_POINTS = tuple(range(0, 11))
 # Where an answer came from: the chat form, the signed link's page, or staff who took it by phone.
-ANSWER_SOURCES = ("chat", "link", "staff")
+ANSWER_SOURCES = ("chat", "link", "email", "staff")
 # The worker's reminder is no command of the lifecycle table (it changes no state), but it is audited.
 REMIND_SURVEY = "remind_survey"
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import fastapi_offline
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
@@ -79,6 +80,18 @@ DOCS_ASSETS = f"{DOCS_PATH}/assets"
 # Swagger UI's files, shipped in a package: the docs work on a network without internet access.
 SWAGGER_UI = FilePath(fastapi_offline.__file__).with_name("static")
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+# What a browser shows without running anything; any other type (HTML, SVG, XML, scripts, office files)
+# is sent as bytes to save, so a customer's file never runs as a page of the product's origin.
+PASSIVE_TYPES = (
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "text/csv",
+)
+BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
 class Unauthenticated(CCMError):
@@ -379,6 +392,35 @@ def export_customer_data(
     return JSONResponse(copy, headers={"Cache-Control": "no-store"})
 
 
+@router.get(
+    "/complaints/{reference}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": dict.fromkeys((*PASSIVE_TYPES, "application/octet-stream"), BINARY),
+            "description": "The file as the customer sent it, to save (`Content-Disposition: attachment`)",
+        }
+    },
+)
+def open_attachment(
+    reference: Reference,
+    attachment_id: Annotated[int, Path(description="The file's id, from the case's `attachments`.")],
+    uow: Uow,
+    actor: CurrentActor,
+) -> Response:
+    """A file the customer sent with the case (staff who may see the case; audited). A refused or erased
+    file is not found."""
+    opened = views.attachment_file(uow, actor, reference, attachment_id)
+    content_type = opened.content_type.partition(";")[0].strip().lower()
+    shown = content_type if content_type in PASSIVE_TYPES else "application/octet-stream"
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(opened.name, safe='')}",  # RFC 5987
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(opened.content, media_type=shown, headers=headers)
+
+
 @router.get("/sla")
 def sla_watchlist(
     uow: Uow,
@@ -449,8 +491,9 @@ class _DescribedAPI(FastAPI):
 
 
 def _link_case_operations(paths: dict[str, Any]) -> None:
-    """OpenAPI links: a recorded complaint's ``reference`` leads to every call on the case, and an added
-    action's id to completing it. Clients, and schemathesis's stateful tests, chain calls by them."""
+    """OpenAPI links: a recorded complaint's ``reference`` leads to every call on the case that needs no
+    other id, and an added action's id to completing it. Clients, and schemathesis's stateful tests,
+    chain calls by them."""
 
     def links(targets: dict[str, dict[str, str]]) -> dict[str, Any]:
         return {
@@ -464,7 +507,7 @@ def _link_case_operations(paths: dict[str, Any]) -> None:
     on_case = {
         path: {"reference": "$response.body#/reference"}
         for path in paths
-        if path.startswith(f"{complaints}/{{reference}}") and "{action_id}" not in path
+        if path.startswith(f"{complaints}/{{reference}}") and path.count("{") == 1
     }
     on_action = {
         path: {"reference": "$request.path.reference", "action_id": "$response.body#/actions/0/id"}

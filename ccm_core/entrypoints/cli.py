@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,6 +110,11 @@ def _when(value: dt.datetime | dt.date | None) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
+
+
+def _size(size: int) -> str:
+    """Whole KB under a megabyte, else MB to one decimal; decimal units, as the refusal notice's limit."""
+    return f"{math.ceil(size / 1000)} KB" if size < 1_000_000 else f"{size / 1_000_000:.1f} MB"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> str:
@@ -296,6 +302,13 @@ def _case_text(case: CaseView) -> str:
             for action in case.actions
         ]
         lines.append(_table(("ID", "KIND", "STATE", "DUE", "OWNER", "WHAT"), action_rows, "  "))
+    if case.attachments:
+        lines.append("\nFiles the customer sent")
+        lines += [
+            f"  • {file.name} ({file.content_type}, {_size(file.size)})"
+            + (f" — refused ({file.refused})" if file.refused else "")
+            for file in case.attachments
+        ]
     deadline_rows = [
         (step.step, _when(step.due_at), _when(step.met_at), "BREACHED" if step.breached else "")
         for step in case.sla

@@ -100,6 +100,9 @@ def _erase(uow: UnitOfWork, actor: Actor, customer: Customer) -> int | None:
             if message.status == DeliveryStatus.PENDING:
                 message.status = DeliveryStatus.CANCELLED
                 message.last_error = "customer data erased"
+    uow.inbound_mails.forget([case.id for case in complaints])
+    for case in complaints:  # before the commit: a failed commit leaves an erasure to do again, not files
+        uow.attachments.delete_case(case.reference)
     if conversations:
         uow.chat.forget(conversations)
         uow.teaching.forget_conversations(conversations)

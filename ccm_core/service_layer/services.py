@@ -96,30 +96,20 @@ def record_complaint(
         with uow:
             if idempotency_key and (existing := uow.complaints.by_idempotency_key(idempotency_key)):
                 return Recorded(case_view(existing, uow.now()), created=False)
-            category_row = uow.organisation.category(str(category).strip().lower())
-            if category_row is None or not category_row.active:
-                choices = ", ".join(c.code for c in uow.organisation.categories())
-                raise ValidationFailed(
-                    field="category", problem="unknown_choice", value=category, choices=choices
-                )
             now = uow.now()
-            owner = _customer_for(uow, now, channel, identity, name, email, phone)
-            number = uow.complaints.next_reference_number(now.year)
-            complaint = Complaint.record(
-                actor=actor,
-                now=now,
-                reference=f"CMP-{now.year}-{number:06d}",
+            complaint = new_complaint(
+                uow,
+                actor,
+                now,
                 channel=channel,
                 language=language,
-                category=category_row,
+                category=category,
                 description=description,
-                customer=owner,
+                customer=customer_for(uow, now, channel, identity, name, email, phone),
                 priority=priority,
-                sla=uow.organisation.sla_policy(),
                 idempotency_key=idempotency_key,
                 external_reference=external_reference,
             )
-            uow.complaints.add(complaint)
             uow.commit()
             return Recorded(case_view(complaint, now), created=True)
     except IntegrityError:
@@ -133,7 +123,45 @@ def record_complaint(
             return Recorded(case_view(existing, uow.now()), created=False)
 
 
-def _customer_for(
+def new_complaint(
+    uow: UnitOfWork,
+    actor: Actor,
+    now: dt.datetime,
+    *,
+    channel: str,
+    language: str,
+    category: str,
+    description: str,
+    customer: Customer,
+    priority: str = Priority.NORMAL,
+    idempotency_key: str | None = None,
+    external_reference: str | None = None,
+) -> Complaint:
+    """The complaint record, added to the open unit of work (checked values; the caller commits)."""
+    category_row = uow.organisation.category(str(category).strip().lower())
+    if category_row is None or not category_row.active:
+        choices = ", ".join(c.code for c in uow.organisation.categories())
+        raise ValidationFailed(field="category", problem="unknown_choice", value=category, choices=choices)
+    number = uow.complaints.next_reference_number(now.year)
+    complaint = Complaint.record(
+        actor=actor,
+        now=now,
+        reference=f"CMP-{now.year}-{number:06d}",
+        channel=channel,
+        language=language,
+        category=category_row,
+        description=description,
+        customer=customer,
+        priority=priority,
+        sla=uow.organisation.sla_policy(),
+        idempotency_key=idempotency_key,
+        external_reference=external_reference,
+    )
+    uow.complaints.add(complaint)
+    return complaint
+
+
+def customer_for(
     uow: UnitOfWork,
     now: dt.datetime,
     channel: str,

@@ -9,6 +9,7 @@ from types import TracebackType
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from ccm_core.adapters.attachments import FileAttachmentStore
 from ccm_core.adapters.figures import Figures
 from ccm_core.adapters.repositories.admin_sessions import AdminSessionRepository
 from ccm_core.adapters.repositories.audit import AuditRepository
@@ -16,6 +17,7 @@ from ccm_core.adapters.repositories.chat import ChatRepository
 from ccm_core.adapters.repositories.complaints import ComplaintRepository
 from ccm_core.adapters.repositories.customers import CustomerRepository
 from ccm_core.adapters.repositories.erasure import ErasureRepository
+from ccm_core.adapters.repositories.inbound_mails import InboundMailRepository
 from ccm_core.adapters.repositories.notices import NoticeRepository
 from ccm_core.adapters.repositories.organisation import OrganisationRepository
 from ccm_core.adapters.repositories.outbox import OutboxRepository
@@ -39,6 +41,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     notices: NoticeRepository
     erasure: ErasureRepository
+    inbound_mails: InboundMailRepository
     chat: ChatRepository
     teaching: TeachingRepository
     report_runs: ReportRunRepository
@@ -55,6 +58,7 @@ class UnitOfWork:
         self.session_factory = session_factory
         self.settings = settings
         self.clock = clock
+        self.attachments = FileAttachmentStore(settings.attachment_root)
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -67,6 +71,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.notices = NoticeRepository(session)
         self.erasure = ErasureRepository(session)
+        self.inbound_mails = InboundMailRepository(session)
         self.chat = ChatRepository(session)
         self.teaching = TeachingRepository(session)
         self.report_runs = ReportRunRepository(session)

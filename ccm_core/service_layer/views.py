@@ -8,10 +8,11 @@ from typing import Any
 
 from ccm_core.domain import policy
 from ccm_core.domain.complaint import Complaint
-from ccm_core.domain.errors import NotFound
+from ccm_core.domain.errors import NotFound, PermissionDenied
 from ccm_core.domain.lifecycle import Status
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.queues import OutboxMessage
+from ccm_core.domain.records import AuditEvent
 from ccm_core.domain.search import ComplaintFilter
 from ccm_core.domain.sla import STEP_COLUMNS, SlaStep
 from ccm_core.i18n import translate
@@ -28,6 +29,27 @@ class ActionView:
     done_at: dt.datetime | None
     outcome: str | None
     follow_up_round: int
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    """A file the customer sent: listed always; ``kept`` is False when it was refused or erased."""
+
+    id: int
+    name: str
+    content_type: str
+    size: int
+    kept: bool
+    refused: str | None
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """A kept file the customer sent, as it was sent: what staff open."""
+
+    name: str
+    content_type: str
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,7 @@ class CaseView:
     sla: list[SlaStepView]
     actions: list[ActionView]
     survey_scores: list[int]
+    attachments: list[AttachmentView]
     allowed: list[str]
     version: int
 
@@ -191,6 +214,17 @@ def case_view(complaint: Complaint, now: dt.datetime, language: str = "en") -> C
             for action in complaint.actions
         ],
         survey_scores=[response.score for response in complaint.survey_responses],
+        attachments=[
+            AttachmentView(
+                id=file.id,
+                name=file.name,
+                content_type=file.content_type,
+                size=file.size,
+                kept=file.storage_key is not None,
+                refused=file.refused,
+            )
+            for file in complaint.attachments
+        ],
         allowed=[str(command) for command in complaint.allowed()],
         version=complaint.version,
     )
@@ -240,6 +274,45 @@ def load_for(uow: UnitOfWork, actor: Actor, reference: str, use_case: str) -> Co
 def get_complaint(uow: UnitOfWork, actor: Actor, reference: str, language: str = "en") -> CaseView:
     with uow:
         return case_view(load_for(uow, actor, reference, policy.VIEW), uow.now(), language)
+
+
+OPEN_ATTACHMENT = "open_attachment"
+
+
+def attachment_file(uow: UnitOfWork, actor: Actor, reference: str, attachment_id: int) -> AttachmentFile:
+    """A kept file the customer sent with ``reference``, for staff who may see the case.
+
+    Reading it is an access to the customer's personal data, so it is audited, as taking their copy
+    is. Customers are refused although they may view their own case: they have the files they sent,
+    no chat channel can hand a download over, and a conversation's identity is a weaker credential
+    than a staff token; their data reaches them through the audited copy (``export_customer_data``).
+    A file refused or erased is not found, as one of another case is.
+    """
+    if actor.kind == "customer":
+        raise PermissionDenied(why="role", role="customer", command=OPEN_ATTACHMENT)
+    with uow:
+        complaint = load_for(uow, actor, reference, policy.VIEW)
+        kept = next((file for file in complaint.attachments if file.id == attachment_id), None)
+        if kept is None or kept.storage_key is None:
+            raise NotFound(kind="attachment", key=str(attachment_id))
+        try:
+            content = uow.attachments.read(kept.storage_key)
+        except FileNotFoundError:  # an erasure not yet committed: it removes the files before its commit
+            raise NotFound(kind="attachment", key=str(attachment_id)) from None
+        opened = AttachmentFile(name=kept.name, content_type=kept.content_type, content=content)
+        uow.audit.add(
+            AuditEvent(
+                complaint=complaint,
+                actor=actor.label,
+                action=OPEN_ATTACHMENT,
+                at=uow.now(),
+                status_before=str(complaint.status),
+                status_after=str(complaint.status),
+                details={"attachment_id": attachment_id},  # not the name: the audit outlives erasure
+            )
+        )
+        uow.commit()
+        return opened
 
 
 def list_complaints(

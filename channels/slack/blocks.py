@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from ccm_core.domain.lifecycle import ActionKind, Command, Decision, Status
@@ -189,8 +190,29 @@ def action_lines(case: CaseView, locale: str) -> list[str]:
     return lines
 
 
+def file_size(size: int, locale: str) -> str:
+    """Whole KB under a megabyte, else MB to one decimal, in the reader's notation (a decimal comma in
+    tr and de); decimal units, as the customer's notice of a refused file gives the limit.
+    """
+    if size < 1_000_000:
+        return f"{math.ceil(size / 1000)} KB"
+    megabytes = f"{size / 1_000_000:.1f}"
+    return f"{megabytes if locale == 'en' else megabytes.replace('.', ',')} MB"
+
+
+def attachment_lines(case: CaseView, locale: str) -> list[str]:
+    """The files the customer sent; a refused one says why it cannot be opened."""
+    lines = []
+    for file in case.attachments:
+        line = f"• {escape(file.name)} ({escape(file.content_type)}, {file_size(file.size, locale)})"
+        if file.refused:
+            line += f" — {t(locale, f'attachment_refused.{file.refused}')}"
+        lines.append(line)
+    return lines
+
+
 def case_modal(case: CaseView, timeline: list[TimelineEntry], locale: str) -> Block:
-    """The case (read in ``locale``): details, actions, timeline, and the buttons its state allows."""
+    """The case (read in ``locale``): details, actions, files, timeline, and the buttons its state allows."""
     blocks: list[Block] = [
         {"type": "header", "text": plain(t(locale, "case_title", reference=case.reference))},
         {"type": "section", "text": mrkdwn(escape(case.description))},
@@ -198,6 +220,9 @@ def case_modal(case: CaseView, timeline: list[TimelineEntry], locale: str) -> Bl
     ]
     if case.actions:
         text = f"*{t(locale, 'field.actions')}*\n" + "\n".join(action_lines(case, locale))
+        blocks.append({"type": "section", "text": mrkdwn(text)})
+    if case.attachments:
+        text = f"*{t(locale, 'field.attachments')}*\n" + "\n".join(attachment_lines(case, locale))
         blocks.append({"type": "section", "text": mrkdwn(text)})
     blocks += case_buttons(case, locale)
     lines = timeline_lines(timeline, locale)

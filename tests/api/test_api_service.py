@@ -83,6 +83,7 @@ def test_openapi_lists_every_path_of_the_process(client: TestClient) -> None:
         f"{API}/complaints/{{reference}}/reassign",
         f"{API}/complaints/{{reference}}/customer/erase",
         f"{API}/complaints/{{reference}}/customer/export",
+        f"{API}/complaints/{{reference}}/attachments/{{attachment_id}}",
         f"{API}/sla",
     }
     assert "HTTPBearer" in schema["components"]["securitySchemes"]

@@ -3,7 +3,8 @@
 The table (``MATRIX``) is written by hand from the rules of ``ccm_core.domain.policy``: agents,
 leads and admins; staff act on their own department's cases only, an admin on every department's;
 closing, reassigning, expiring a survey and exporting the customer's copy of their data are for
-leads, erasing a customer's data for admins. It is never read from the code under test, so a rule
+leads, erasing a customer's data for admins; a file the customer sent opens for whoever may see the
+case. It is never read from the code under test, so a rule
 that changes by accident fails a cell. The document is the list of operations: one it has and the
 table lacks (a new route), or one the table names and the document no longer has, fails the run, so
 no route escapes the matrix.
@@ -25,7 +26,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import access, services
+from ccm_core.service_layer import access, mail_intake, services, views
+from ccm_core.service_layer.mail_intake import IncomingMail, MailFile
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView
@@ -138,6 +140,7 @@ MATRIX: dict[tuple[str, str], Operation] = {
     ),
     ("POST", f"{CASE}/customer/erase"): Operation(ADMIN_ONLY, "received"),
     ("GET", f"{CASE}/customer/export"): Operation(LEADS_OF_OWN_DEPARTMENT, "received"),
+    ("GET", f"{CASE}/attachments/{{attachment_id}}"): Operation(OWN_DEPARTMENT, "received"),
     ("GET", f"{API}/sla"): Operation(
         OWN_DEPARTMENT_LISTED, "received", query={"soon_hours": 24 * 365}, lists_cases=True
     ),
@@ -174,23 +177,51 @@ WALK: list[tuple[str, Step]] = [
 
 
 _customers = itertools.count(1)
+_mails = itertools.count(1)
 
 
 def new_case(make_uow: Callable[[], UnitOfWork], stage: str) -> PathParams:
     """A new case walked to ``stage`` (see ``WALK``) by the lead of Logistics; its path parameters.
 
     Through the service layer, in a third of the time of HTTP, as the matrix needs some sixty cases;
-    each with a customer of its own, so erasing one customer leaves the other cases as they were.
+    each with a customer of its own, so erasing one customer leaves the other cases as they were. The
+    customer mails a photo naming the case first, so every case has a file to open.
     """
     lead = access.staff_actor(make_uow(), email="elif.kaya@example.com")
     customer = CustomerDetails(name="Ali Veli", email=f"customer{next(_customers)}@example.com")
-    case, reached = record(make_uow(), customer=customer), "received"
+    reference = record(make_uow(), customer=customer).reference
+    mail_a_photo(make_uow, reference, sender=customer.email or "")
+    case, reached = views.get_complaint(make_uow(), lead, reference), "received"
     for name, step in WALK:
         if reached == stage:
             break
         case, reached = step(make_uow(), lead, case), name
     assert reached == stage, f"no stage {stage!r} in the walk"
-    return {"reference": case.reference, "action_id": case.actions[-1].id if case.actions else None}
+    return {
+        "reference": case.reference,
+        "action_id": case.actions[-1].id if case.actions else None,
+        "attachment_id": case.attachments[-1].id,
+    }
+
+
+def mail_a_photo(make_uow: Callable[[], UnitOfWork], reference: str, *, sender: str) -> None:
+    """The customer's mail naming the case, with a photo: e-mail intake adds it to the case."""
+    photo = MailFile("hasar.jpg", "image/jpeg", b"\xff\xd8\xff\xe0 a photo of the parcel")
+    mail = IncomingMail(
+        message_id=None,
+        thread=(),
+        sender=sender,
+        sender_name="Ali Veli",
+        subject=f"Re: {reference}",
+        text="Hasarlı kolinin fotoğrafı ekte.",
+        files=(photo,),
+    )
+    claim = mail_intake.claim_mail(make_uow(), "matrix", folder="INBOX", uidvalidity=1, uid=next(_mails))
+    assert claim is not None
+    taken = mail_intake.take_in_mail(
+        make_uow(), claim, mail, category=None, sender_limit=10, max_file_bytes=1_000_000
+    )
+    assert taken.reference == reference, taken
 
 
 @pytest.fixture
@@ -276,18 +307,21 @@ def unexpected(
     }[outcome]
     if response.status_code != status:
         return f"got {response.status_code}, expected {status}: {response.text[:300]}"
-    answer = response.json()
+    # A refusal or a list is JSON; a success may be a file (a customer's attachment).
     if outcome is Outcome.UNAUTHENTICATED:
         if response.headers.get("WWW-Authenticate") != "Bearer":
             return f"no 'WWW-Authenticate: Bearer' header: {dict(response.headers)}"
-        if answer["error"]["code"] != "unauthenticated":
-            return f"error {answer['error']}"
+        error = response.json()["error"]
+        if error["code"] != "unauthenticated":
+            return f"error {error}"
     if outcome in (ROLE, DEPARTMENT):
         why = "role" if outcome is ROLE else "other_department"
-        if (answer["error"]["code"], answer["error"].get("why")) != ("permission_denied", why):
-            return f"error {answer['error']}, expected permission_denied because of {why}"
+        error = response.json()["error"]
+        if (error["code"], error.get("why")) != ("permission_denied", why):
+            return f"error {error}, expected permission_denied because of {why}"
     if operation.lists_cases and outcome in (OK, HIDDEN):
-        listed = reference in {item["reference"] for item in answer["items"]}
+        items = response.json()["items"]
+        listed = reference in {item["reference"] for item in items}
         if listed != (outcome is OK):
-            return f"the case is {'' if listed else 'not '}listed: {answer['items']}"
+            return f"the case is {'' if listed else 'not '}listed: {items}"
     return None

@@ -11,14 +11,10 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
 from ccm.settings import Settings
@@ -36,44 +32,12 @@ from tests.conftest import Clock
 from tests.harness import context, product_settings
 from tests.http_server import free_port
 from tests.service.helpers import outbox, record, staff, to_informed
+from tests.smtp import Relay, relay_on
 
 LEAD = "elif.kaya@example.com"
 MAIL_FROM = "Şikayet Yönetimi <sikayet@example.com>"
 CUSTOMER = "ayse.yilmaz@example.com"
 REFUSED = "gone@example.com"
-
-
-@dataclass
-class Relay:
-    """What the mail relay took, and how it behaves: recipients it refuses, a reply it holds back."""
-
-    received: list[EmailMessage] = field(default_factory=list)
-    refused: set[str] = field(default_factory=set)
-    hold_reply: threading.Event | None = None
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if address in self.refused:
-            return f"550 5.1.1 <{address}>: Recipient address rejected: mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        mail = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(mail, EmailMessage)
-        self.received.append(mail)
-        while self.hold_reply is not None and not self.hold_reply.is_set():
-            await asyncio.sleep(0.02)
-        return "250 2.0.0 queued"
-
-
-@contextlib.contextmanager
-def relay_on(port: int, relay: Relay) -> Iterator[Relay]:
-    controller = Controller(relay, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield relay
-    finally:
-        controller.stop()
 
 
 @dataclass

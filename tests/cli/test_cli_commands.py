@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from ccm_core.domain.errors import NotFound, ValidationFailed
-from ccm_core.service_layer import access
+from ccm_core.service_layer import access, mail_intake
+from ccm_core.service_layer.mail_intake import IncomingMail, MailFile
 from ccm_core.settings import DEMO_ORGANISATION
 
 UNREACHABLE_POSTGRES = "postgresql://postgres@127.0.0.1:1/ccm"
@@ -255,6 +256,35 @@ def test_show_gives_the_whole_case_with_contact_details(invoke, recorded):
     assert "BREACHED" in text
     assert "start the review (03)" in text
     assert "Timeline" not in text
+
+
+def test_show_lists_the_files_the_customer_sent_and_which_were_refused(invoke, uow):
+    claim = mail_intake.claim_mail(uow, "worker-1", folder="INBOX", uidvalidity=1, uid=1)
+    files = (
+        MailFile("Şubat faturası.pdf", "application/pdf", b"%PDF-1.4" + b" " * 1_499_992),
+        MailFile("video kaydı.mp4", "video/mp4", b"\x00" * 4_200_000),
+    )
+    mail = IncomingMail(
+        message_id=None,
+        thread=(),
+        sender="ayse.demir@example.com.tr",
+        sender_name="Ayşe Demir",
+        subject="Kargom hasarlı geldi",
+        text="Merhaba, siparişim hasarlı geldi.",
+        files=files,
+    )
+    taken = mail_intake.take_in_mail(
+        uow, claim, mail, category="delivery", sender_limit=10, max_file_bytes=3_000_000
+    )
+
+    result = invoke("complaints", "show", taken.reference)
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "\nFiles the customer sent\n"
+        "  • Şubat faturası.pdf (application/pdf, 1.5 MB)\n"
+        "  • video kaydı.mp4 (video/mp4, 4.2 MB) — refused (too_large)\n"
+    ) in result.stdout
 
 
 def test_show_timeline_lists_what_happened(invoke, recorded):

@@ -116,6 +116,10 @@ def test_serve_says_which_channels_are_on_and_mounts_only_those(run_ccm_alone, b
                 "CCM_WHATSAPP_APP_SECRET, CCM_WHATSAPP_VERIFY_TOKEN to turn it on)"
             ) in started
             assert "email: off (set CCM_SMTP_HOST, CCM_MAIL_FROM to turn it on)" in started
+            assert (
+                "mail intake: off (set CCM_IMAP_HOST, CCM_IMAP_USER, CCM_IMAP_PASSWORD, CCM_SMTP_HOST, "
+                "CCM_MAIL_FROM to turn it on)"
+            ) in started
 
             page = httpx.get(f"{base_url}/chat?lang=de", timeout=10)
             assert page.status_code == 200 and 'lang="de"' in page.text
