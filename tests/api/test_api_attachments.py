@@ -3,7 +3,6 @@ for staff who may see the case only, and every opening in the audit trail."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -12,10 +11,11 @@ from fastapi.testclient import TestClient
 
 from ccm_core.domain.errors import NotFound, PermissionDenied
 from ccm_core.domain.policy import Actor
-from ccm_core.service_layer import mail_intake, views
-from ccm_core.service_layer.mail_intake import IncomingMail, MailFile
+from ccm_core.service_layer import views
+from ccm_core.service_layer.mail_intake import MailFile
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from tests.api.helpers import API
+from tests.service.helpers import mailed_case
 
 Headers = dict[str, str]
 CUSTOMER = "ayse.demir@example.com.tr"
@@ -23,7 +23,7 @@ INVOICE = MailFile(
     "Şubat faturası.pdf", "application/pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\n%%EOF\n"
 )
 VIDEO = MailFile("video kaydı.mp4", "video/mp4", b"\x00\x00\x00\x18ftypmp42" + b"x" * 5000)
-_uids = itertools.count(1)
+TEXT = "Merhaba, siparişim hasarlı geldi. Fatura ve video ekte."
 
 
 @pytest.fixture
@@ -31,22 +31,7 @@ def mailed(make_uow: Callable[[], UnitOfWork], uow: UnitOfWork) -> Callable[...,
     """A delivery complaint mailed by the customer with ``files`` (kept up to 1,000 bytes); its reference."""
 
     def mail(*files: MailFile) -> str:
-        claim = mail_intake.claim_mail(make_uow(), "worker-1", folder="INBOX", uidvalidity=7, uid=next(_uids))
-        assert claim is not None
-        incoming = IncomingMail(
-            message_id=None,
-            thread=(),
-            sender=CUSTOMER,
-            sender_name="Ayşe Demir",
-            subject="Kargom hasarlı geldi",
-            text="Merhaba, siparişim hasarlı geldi. Fatura ve video ekte.",
-            files=files,
-        )
-        result = mail_intake.take_in_mail(
-            make_uow(), claim, incoming, category="delivery", sender_limit=10, max_file_bytes=1000
-        )
-        assert result.reference is not None
-        return result.reference
+        return mailed_case(make_uow(), *files, text=TEXT, max_file_bytes=1000)
 
     return mail
 

@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from ccm_core.domain.errors import NotFound, ValidationFailed
-from ccm_core.service_layer import access, mail_intake
-from ccm_core.service_layer.mail_intake import IncomingMail, MailFile
+from ccm_core.service_layer import access
+from ccm_core.service_layer.mail_intake import MailFile
 from ccm_core.settings import DEMO_ORGANISATION
+from tests.service.helpers import mailed_case
 
 UNREACHABLE_POSTGRES = "postgresql://postgres@127.0.0.1:1/ccm"
 
@@ -259,25 +260,14 @@ def test_show_gives_the_whole_case_with_contact_details(invoke, recorded):
 
 
 def test_show_lists_the_files_the_customer_sent_and_which_were_refused(invoke, uow):
-    claim = mail_intake.claim_mail(uow, "worker-1", folder="INBOX", uidvalidity=1, uid=1)
-    files = (
+    reference = mailed_case(
+        uow,
         MailFile("Şubat faturası.pdf", "application/pdf", b"%PDF-1.4" + b" " * 1_499_992),
         MailFile("video kaydı.mp4", "video/mp4", b"\x00" * 4_200_000),
-    )
-    mail = IncomingMail(
-        message_id=None,
-        thread=(),
-        sender="ayse.demir@example.com.tr",
-        sender_name="Ayşe Demir",
-        subject="Kargom hasarlı geldi",
         text="Merhaba, siparişim hasarlı geldi.",
-        files=files,
-    )
-    taken = mail_intake.take_in_mail(
-        uow, claim, mail, category="delivery", sender_limit=10, max_file_bytes=3_000_000
     )
 
-    result = invoke("complaints", "show", taken.reference)
+    result = invoke("complaints", "show", reference)
 
     assert result.exit_code == 0, result.output
     assert (

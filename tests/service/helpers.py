@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import func, select
 
 from ccm_core.domain.complaint import Complaint
 from ccm_core.domain.policy import Actor
 from ccm_core.domain.queues import OutboxMessage
 from ccm_core.domain.records import AuditEvent
-from ccm_core.service_layer import access, services
+from ccm_core.service_layer import access, mail_intake, services
+from ccm_core.service_layer.mail_intake import IncomingMail, MailFile
 from ccm_core.service_layer.services import CustomerDetails
 from ccm_core.service_layer.unit_of_work import UnitOfWork
 from ccm_core.service_layer.views import CaseView
@@ -68,3 +71,26 @@ def outbox(uow: UnitOfWork, reference: str) -> list[OutboxMessage]:
 def count(uow: UnitOfWork, entity: type) -> int:
     with uow:
         return uow.session.scalar(select(func.count()).select_from(entity)) or 0
+
+
+_MAIL_UIDS = itertools.count(1)
+
+
+def mailed_case(uow: UnitOfWork, *files: MailFile, text: str, max_file_bytes: int = 3_000_000) -> str:
+    """A delivery complaint Ayşe mailed with ``files`` (kept up to ``max_file_bytes``); its reference."""
+    claim = mail_intake.claim_mail(uow, "worker-1", folder="INBOX", uidvalidity=1, uid=next(_MAIL_UIDS))
+    assert claim is not None
+    mail = IncomingMail(
+        message_id=None,
+        thread=(),
+        sender="ayse.demir@example.com.tr",
+        sender_name="Ayşe Demir",
+        subject="Kargom hasarlı geldi",
+        text=text,
+        files=files,
+    )
+    taken = mail_intake.take_in_mail(
+        uow, claim, mail, category="delivery", sender_limit=10, max_file_bytes=max_file_bytes
+    )
+    assert taken.reference is not None
+    return taken.reference

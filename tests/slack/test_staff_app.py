@@ -23,12 +23,12 @@ from ccm_core.domain.queues import OutboxMessage, StaffNotice
 from ccm_core.domain.records import AuditEvent
 from ccm_core.domain.sla import SlaStep
 from ccm_core.i18n import translate
-from ccm_core.service_layer import access, mail_intake, services, views
-from ccm_core.service_layer.mail_intake import IncomingMail, MailFile
+from ccm_core.service_layer import access, services, views
+from ccm_core.service_layer.mail_intake import MailFile
 from ccm_core.service_layer.staff_notices import raise_sla_alerts
 from tests.fakes.slack import SIGNING_SECRET, channel_id, signed
 from tests.fakes.slack import form as interaction_body
-from tests.service.helpers import audit_actions, record
+from tests.service.helpers import audit_actions, mailed_case, record
 from tests.slack.conftest import Staffroom
 
 ELIF, LUKAS, MEHMET = "U0LOG001", "U0LOG002", "U0CARE02"
@@ -542,36 +542,23 @@ def test_the_case_modal_lists_the_files_the_customer_sent_and_which_were_refused
     staffroom: Staffroom,
 ) -> None:
     room = staffroom
-    claim = mail_intake.claim_mail(room.uow(), "worker-1", folder="INBOX", uidvalidity=1, uid=1)
-    assert claim is not None
-    files = (
+    reference = mailed_case(
+        room.uow(),
         MailFile("fatura <ekim>.pdf", "application/pdf", b"%PDF-1.4" + b" " * 1_499_992),
         MailFile("video kaydı.mp4", "video/mp4", b"\x00" * 4_200_000),
         MailFile("not.txt", "text/plain", b"Kutu ezikti."),
-    )
-    mail = IncomingMail(
-        message_id=None,
-        thread=(),
-        sender="ayse.demir@example.com.tr",
-        sender_name="Ayşe Demir",
-        subject="Kargom hasarlı geldi",
         text="Merhaba, siparişim hasarlı geldi. Fatura, video ve notum ekte.",
-        files=files,
     )
-    taken = mail_intake.take_in_mail(
-        room.uow(), claim, mail, category="delivery", sender_limit=10, max_file_bytes=3_000_000
-    )
-    assert taken.reference is not None
 
     # Elif reads Turkish, Lukas German: sizes in their notation, the refusal in their words, the
     # names as text (never Slack markup).
-    shown = texts_of(opened_modal(room, ELIF, taken.reference)["blocks"])
+    shown = texts_of(opened_modal(room, ELIF, reference)["blocks"])
     assert (
         "*Müşterinin gönderdiği dosyalar*\n"
         "• fatura &lt;ekim&gt;.pdf (application/pdf, 1,5 MB)\n"
         "• video kaydı.mp4 (video/mp4, 4,2 MB) — saklanmadı: boyut sınırını aşıyor; müşteriye bildirildi\n"
         "• not.txt (text/plain, 1 KB)"
     ) in shown
-    shown = texts_of(opened_modal(room, LUKAS, taken.reference)["blocks"])
+    shown = texts_of(opened_modal(room, LUKAS, reference)["blocks"])
     assert "*Vom Kunden gesendete Dateien*\n" in shown
     assert "• video kaydı.mp4 (video/mp4, 4,2 MB) — nicht gespeichert: größer als erlaubt" in shown
