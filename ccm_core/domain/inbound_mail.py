@@ -15,11 +15,15 @@ import hashlib
 import hmac
 import re
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ccm_core.domain.base import Base, EnumText
+
+if TYPE_CHECKING:
+    from ccm_core.domain.complaint import Complaint
 
 REFERENCE = re.compile(r"\bCMP-\d{4}-\d{6}\b", re.IGNORECASE)
 # The Message-ID of a mail the product sent for outbox message 42: ``<outbox.42.0@example.com>``.
@@ -71,6 +75,8 @@ class InboundMail(Base):
     claim_token: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None]
+
+    complaint: Mapped[Complaint | None] = relationship()
 
 
 def message_key(message_id: str) -> str:

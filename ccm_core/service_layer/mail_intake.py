@@ -141,19 +141,12 @@ def take_in_mail(
         now = uow.now()
         key = message_key(mail.message_id) if mail.message_id else None
         from_key = sender_key(uow.settings.secret_key or "ccm", sender)
-        result = _decide(uow, row, mail, sender, key, from_key, now, category, sender_limit, max_file_bytes)
-        case = uow.complaints.get(result.reference) if result.reference else None
-        uow.inbound_mails.write(
-            row.id,
-            message_key=key,
-            message_id=(mail.message_id or "")[:998] or None,
-            sender_key=from_key,
-            outcome=result.outcome,
-            reason=result.reason,
-            complaint_id=case.id if case else None,
-            finished_at=now,
-            lease_until=None,
+        result, case = _decide(
+            uow, row, mail, sender, key, from_key, now, category, sender_limit, max_file_bytes
         )
+        row.message_key, row.message_id, row.sender_key = key, (mail.message_id or "")[:998] or None, from_key
+        row.outcome, row.reason, row.complaint = result.outcome, result.reason, case
+        row.finished_at, row.lease_until = now, None
         uow.commit()
         return result
 
@@ -207,16 +200,17 @@ def _decide(
     category: str | None,
     sender_limit: int,
     max_file_bytes: int,
-) -> MailResult:
+) -> tuple[MailResult, Complaint | None]:
+    """What the mail becomes, and the case it joined or opened (None when it joined none)."""
     if key and (copy := uow.inbound_mails.handled_copy(key, row.id)):
         case = uow.complaints.alone(copy.complaint_id) if copy.complaint_id else None
         return MailResult(
             MailOutcome.DUPLICATE, case.reference if case else None, "a copy was taken in before"
-        )
+        ), case
     if uow.inbound_mails.handled_from(from_key, now - SENDER_WINDOW) >= sender_limit:
         return MailResult(
             MailOutcome.HELD, None, f"more than {sender_limit} mails from this sender in an hour"
-        )
+        ), None
     actor = Actor.customer(channel=Channel.EMAIL, external_id=sender)
     case = _case_of(uow, mail, sender)
     if case is not None:
@@ -224,14 +218,14 @@ def _decide(
         answer = survey_score(mail.text, range(CSAT_POINTS[0], CSAT_POINTS[-1] + 1))
         if case.status == Status.SURVEY_SENT and answer is not None:
             _answer_survey(uow, actor, case, now, *answer)
-            return MailResult(MailOutcome.SURVEY_ANSWER, case.reference)
+            return MailResult(MailOutcome.SURVEY_ANSWER, case.reference), case
         policy.ensure_allowed(actor, Command.ADD_CUSTOMER_MESSAGE, case)
         case.add_customer_message(actor, now, body=_body(mail), author="customer", channel=Channel.EMAIL)
         _attach(case, actor, now, mail, uow, max_file_bytes)
-        return MailResult(MailOutcome.ADDED_TO_CASE, case.reference)
+        return MailResult(MailOutcome.ADDED_TO_CASE, case.reference), case
     idempotency_key = f"email:{key}" if key else None
     if idempotency_key and (earlier := uow.complaints.by_idempotency_key(idempotency_key)):
-        return MailResult(MailOutcome.NEW_COMPLAINT, earlier.reference)
+        return MailResult(MailOutcome.NEW_COMPLAINT, earlier.reference), earlier
     policy.ensure_allowed(actor, policy.RECORD)
     name = validation.text("name", mail.sender_name, max_length=MAX_NAME_LENGTH, required=False)
     complaint = new_complaint(
@@ -246,7 +240,7 @@ def _decide(
         idempotency_key=idempotency_key,
     )
     _attach(complaint, actor, now, mail, uow, max_file_bytes)
-    return MailResult(MailOutcome.NEW_COMPLAINT, complaint.reference)
+    return MailResult(MailOutcome.NEW_COMPLAINT, complaint.reference), complaint
 
 
 def _already(uow: UnitOfWork, claim: MailClaim) -> MailResult:
